@@ -1,0 +1,255 @@
+/*
+ * hypercache core: the C API of the QEMU-independent caching library
+ *
+ * Copyright (c) 2026 The hypercache authors
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * The core makes every caching decision and owns all cache memory; it does
+ * no I/O itself.  Callers (QEMU's block/hypercache.c, hypercache-sim, the
+ * unit tests and fuzzers) ask it for plans, perform the I/O, and report back.
+ *
+ * Names follow Kim et al., "I/O access frequency-aware cache method on
+ * KVM/QEMU" (Cluster Computing 20(3), 2017): one tmaster (master table) per
+ * cache points at tindx (block index) and tbuf (the HB and WB buffers).
+ *
+ * Rules of this API:
+ *  - Plain C, <stdint.h> types, opaque handles, no exception ever crosses it.
+ *  - Functions returning int return 0 (or a documented positive value) on
+ *    success and a negative errno on failure.
+ *  - All functions are thread safe: several iothreads may call into one
+ *    cache at once.  No function blocks for long or waits for I/O; where the
+ *    caller must wait (a block is being written back), -EAGAIN is returned
+ *    and the caller retries after the next hc_writeback_done() or
+ *    hc_write_end().
+ *  - Offsets and lengths are bytes.  Plans only ever contain whole blocks;
+ *    hc_write_begin() and hc_invalidate() accept partial blocks.
+ */
+#ifndef HYPERCACHE_CORE_H
+#define HYPERCACHE_CORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct hc_cache hc_cache;           /* the tmaster */
+typedef struct hc_read_plan hc_read_plan;
+typedef struct hc_write_ticket hc_write_ticket;
+typedef struct hc_extent hc_extent;
+
+typedef enum hc_mode {
+    HC_MODE_WRITEBACK = 0,    /* writes absorbed by WB, written back later */
+    HC_MODE_WRITETHROUGH,     /* writes go to the child and update the cache */
+    HC_MODE_WRITEAROUND,      /* writes go to the child and invalidate */
+    HC_MODE_NONE,             /* pass-through: nothing is cached */
+    HC_MODE__MAX,
+} hc_mode;
+
+typedef enum hc_policy {
+    HC_POLICY_FREQ = 0,       /* default: frequency-aware admission+eviction */
+    HC_POLICY_LRU,
+    HC_POLICY_S3FIFO,
+    HC_POLICY__MAX,
+} hc_policy;
+
+typedef struct hc_config {
+    uint64_t size;              /* cache memory, bytes (HB + WB together) */
+    uint32_t block_size;        /* power of two, 512 .. 65536 */
+    uint32_t buf_align;         /* buffer alignment, power of two >= 512 */
+    hc_mode mode;
+    hc_policy policy;
+    uint32_t admit_threshold;   /* accesses before a read miss enters HB; 1 =
+                                 * admit always */
+    uint32_t dirty_high_pct;    /* background write-back starts above this
+                                 * share of size, 1 .. 100 */
+    uint32_t dirty_low_pct;     /* ... and stops below this, < high */
+    uint32_t dirty_max_pct;     /* writes wait (-ENOSPC) above this, >= high */
+    uint64_t max_dirty_age_ns;  /* write back dirty data older than this;
+                                 * 0 = no age limit */
+    uint64_t max_merge;         /* largest merged write-back extent, bytes */
+    uint64_t seq_cutoff;        /* sequential streams longer than this bypass
+                                 * the cache; 0 = never bypass */
+    uint32_t shards;            /* tindx shards, power of two; 0 = automatic */
+} hc_config;
+
+/* The defaults, chosen by measurement (docs/design). */
+void hc_config_default(hc_config *cfg);
+
+/*
+ * Check @cfg.  On error returns -EINVAL and writes a message naming the
+ * option (by its QAPI name, e.g. "block-size") and the allowed values.
+ */
+int hc_config_validate(const hc_config *cfg, char *err, size_t errlen);
+
+/* NULL on error, with a message in @err. Allocates all cache memory. */
+hc_cache *hc_create(const hc_config *cfg, char *err, size_t errlen);
+
+/* Frees everything.  Dirty data still present is lost: check hc_stats(). */
+void hc_destroy(hc_cache *c);
+
+void hc_get_config(hc_cache *c, hc_config *cfg);
+
+/*
+ * Change the mutable options at run time (size, mode, policy thresholds,
+ * watermarks, ages, merge and cutoff; not block_size or buf_align).
+ * Shrinking evicts clean blocks first; returns -EBUSY with nothing changed
+ * if dirty or pinned data does not fit the new size (write back, then retry).
+ */
+int hc_reconfigure(hc_cache *c, const hc_config *cfg, char *err,
+                   size_t errlen);
+
+/* ---------------------------------------------------------------- reads */
+
+typedef struct hc_read_seg {
+    uint64_t offset;
+    uint64_t len;
+    const void *hit;      /* cached bytes (pinned until hc_read_end), or NULL
+                           * for a miss run to read from the child */
+} hc_read_seg;
+
+/*
+ * Plan a read of [offset, offset + len), expanded to whole blocks.  The plan
+ * lists segments in offset order: hits (pinned pointers into HB/WB) and
+ * miss runs (contiguous misses merged, at most max_merge bytes each).
+ */
+int hc_read_begin(hc_cache *c, uint64_t offset, uint64_t len,
+                  hc_read_plan **plan);
+size_t hc_read_plan_count(const hc_read_plan *plan);
+const hc_read_seg *hc_read_plan_seg(const hc_read_plan *plan, size_t i);
+
+/*
+ * Offer data read from the child for miss run @i.  The core copies the
+ * blocks it admits; blocks written, invalidated or already cached since
+ * hc_read_begin() are skipped (generation check), so stale data never enters.
+ */
+void hc_read_fill(hc_cache *c, hc_read_plan *plan, size_t i, const void *buf);
+
+/* Unpin the hits and free the plan. */
+void hc_read_end(hc_cache *c, hc_read_plan *plan);
+
+/* --------------------------------------------------------------- writes */
+
+#define HC_WRITE_FUA 0x1u     /* write through to stable storage */
+
+typedef enum hc_write_action {
+    HC_WRITE_DONE = 0,        /* absorbed into WB: acknowledge the guest */
+    HC_WRITE_CHILD = 1,       /* write the data to the child, then
+                               * hc_write_end() with the result */
+} hc_write_action;
+
+/*
+ * Begin a guest write of [offset, offset + len) with data in @iov (after
+ * skipping @skip bytes).  Returns an hc_write_action (>= 0), or:
+ *   -EAGAIN  a block in the range is being written back or written through:
+ *            wait for hc_writeback_done()/hc_write_end(), then retry;
+ *   -ENOSPC  writeback mode and WB is at dirty_max_pct: write back, retry.
+ * For HC_WRITE_CHILD a ticket is returned and the range stays busy until
+ * hc_write_end().
+ */
+int hc_write_begin(hc_cache *c, uint64_t offset, uint64_t len,
+                   const struct iovec *iov, int iovcnt, size_t skip,
+                   unsigned flags, hc_write_ticket **ticket);
+
+/* @ret is the child write's result; on failure the cached copy is dropped. */
+void hc_write_end(hc_cache *c, hc_write_ticket *ticket, int ret);
+
+/* ----------------------------------------------------------- write-back */
+
+struct hc_extent {
+    uint64_t offset;          /* contiguous, block aligned */
+    uint64_t len;
+    const struct iovec *iov;  /* points into WB: no copy */
+    int iovcnt;
+};
+
+typedef enum hc_wb_reason {
+    HC_WB_FLUSH = 0,          /* everything dirty up to a sequence number */
+    HC_WB_WATERMARK,          /* dirty above high watermark, down to low */
+    HC_WB_AGE,                /* dirty data older than max_dirty_age */
+} hc_wb_reason;
+
+/* The current dirty sequence number: a flush writes back everything
+ * dirtied up to it. */
+uint64_t hc_dirty_seq(hc_cache *c);
+
+/*
+ * Why background write-back should run now at time @now_ns
+ * (CLOCK_MONOTONIC), or -1 if it need not.
+ */
+int hc_writeback_wanted(hc_cache *c, uint64_t now_ns);
+
+/*
+ * Hand out the next dirty extent, in offset order, merged up to max_merge.
+ * For HC_WB_FLUSH only blocks dirtied at or before @upto_seq are chosen.
+ * Returns 1 with *ext set, 0 if nothing (more) is to be written.  The
+ * blocks stay busy until hc_writeback_done().
+ */
+int hc_writeback_next(hc_cache *c, hc_wb_reason why, uint64_t upto_seq,
+                      uint64_t now_ns, hc_extent **ext);
+
+/* @ret < 0: the blocks stay dirty and the error is counted. */
+void hc_writeback_done(hc_cache *c, hc_extent *ext, int ret);
+
+/* Blocks dirtied at or before @upto_seq that are dirty or being written
+ * back: a flush is complete when this reaches 0. */
+uint64_t hc_dirty_pending(hc_cache *c, uint64_t upto_seq);
+
+/* ---------------------------------------------------------- invalidation */
+
+#define HC_INV_ZERO 0x1u      /* the range now reads as zeroes: partial
+                               * blocks are zeroed in place, not dropped */
+
+/*
+ * Drop every block in [offset, offset + len), clean and dirty alike
+ * (discard, write-zeroes, truncate).  -EAGAIN if a block in the range is
+ * busy.  len == UINT64_MAX means to the end.
+ */
+int hc_invalidate(hc_cache *c, uint64_t offset, uint64_t len,
+                  unsigned flags);
+
+/* Whether [offset, offset + *pnum) is dirty; *pnum is clamped to where the
+ * answer changes (block_status). */
+bool hc_range_dirty(hc_cache *c, uint64_t offset, uint64_t len,
+                    uint64_t *pnum);
+
+/* ------------------------------------------------------------ statistics */
+
+typedef struct hc_stats {
+    uint64_t read_requests, read_bytes;
+    uint64_t write_requests, write_bytes;
+    uint64_t full_hits, partial_hits, misses;   /* per read request */
+    uint64_t hit_blocks, miss_blocks;           /* per block */
+    uint64_t admissions, rejections, evictions;
+    uint64_t bypassed;                          /* sequential cutoff */
+    uint64_t writeback_requests, writeback_bytes;
+    uint64_t writeback_blocks_written;          /* guest blocks absorbed */
+    uint64_t writeback_errors, write_errors, read_errors;
+    uint64_t dirty_bytes;
+    uint64_t hb_bytes, wb_bytes;                /* occupancy */
+    uint64_t capacity_bytes;
+    uint64_t metadata_bytes;                    /* tindx + policy state */
+    uint64_t cached_blocks;
+} hc_stats;
+
+/* A consistent-enough snapshot, taken without stopping I/O. */
+void hc_get_stats(hc_cache *c, hc_stats *st);
+void hc_reset_stats(hc_cache *c);
+
+/* Miss-ratio-curve estimate (SHARDS): predicted hit ratio at @factor times
+ * the current size, or a negative value if not enough data yet. */
+double hc_mrc_hit_ratio(hc_cache *c, double factor);
+
+/* Names for modes and policies, as QAPI spells them. */
+const char *hc_mode_name(hc_mode m);
+const char *hc_policy_name(hc_policy p);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* HYPERCACHE_CORE_H */
