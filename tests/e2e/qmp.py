@@ -1,0 +1,112 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Minimal QMP client for the e2e scripts (stdlib only, no QEMU python tree).
+
+  qmp.py SOCKET COMMAND [ARGS_JSON]   print the command's "return" as JSON
+  qmp.py SOCKET --blockstats          print query-blockstats as a table
+  qmp.py SOCKET --status              print the run state (running, shutdown...)
+
+Exit status: 0 ok, 2 QMP error, 3 CommandNotFound (so callers can tell a
+missing command, e.g. x-hypercache-query on a QEMU without hypercache,
+from a real failure), 4 cannot connect.
+"""
+import json
+import socket
+import sys
+
+
+class QMPError(Exception):
+    def __init__(self, err):
+        super().__init__(f"{err.get('class')}: {err.get('desc')}")
+        self.cls = err.get("class")
+
+
+class QMP:
+    def __init__(self, path, timeout=10.0):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(timeout)
+        self.sock.connect(path)
+        self.buf = b""
+        self._recv()  # greeting
+        self.cmd("qmp_capabilities")
+
+    def _recv(self):
+        # Events can arrive between replies; skip them.
+        while True:
+            while b"\n" not in self.buf:
+                chunk = self.sock.recv(65536)
+                if not chunk:
+                    raise ConnectionError("QMP socket closed")
+                self.buf += chunk
+            line, self.buf = self.buf.split(b"\n", 1)
+            if not line.strip():
+                continue
+            msg = json.loads(line)
+            if "event" not in msg:
+                return msg
+
+    def cmd(self, name, args=None):
+        req = {"execute": name}
+        if args:
+            req["arguments"] = args
+        self.sock.sendall(json.dumps(req).encode() + b"\n")
+        reply = self._recv()
+        if "error" in reply:
+            raise QMPError(reply["error"])
+        return reply.get("return")
+
+
+def blockstats_table(stats):
+    rows = []
+    for s in stats:
+        # qdev is a QOM path such as /machine/peripheral/vd0/virtio-backend;
+        # the device id in it is what the user typed.
+        qdev = s.get("qdev") or ""
+        parts = [p for p in qdev.split("/") if p]
+        if len(parts) >= 3 and parts[1] == "peripheral":
+            qdev = parts[2]
+        name = s.get("device") or qdev or s.get("node-name") or "?"
+        st = s.get("stats", {})
+        rows.append((name, s.get("node-name", ""), st))
+    out = ["%-12s %-8s %10s %10s %10s %10s %8s %12s" % (
+        "device", "node", "rd_ops", "rd_MiB", "wr_ops", "wr_MiB",
+        "flushes", "rd_avg_us")]
+    for name, node, st in rows:
+        rd_ops = st.get("rd_operations", 0)
+        rd_avg = (st.get("rd_total_time_ns", 0) / rd_ops / 1000) if rd_ops else 0
+        out.append("%-12s %-8s %10d %10.1f %10d %10.1f %8d %12.1f" % (
+            name[-12:], node, rd_ops, st.get("rd_bytes", 0) / 2**20,
+            st.get("wr_operations", 0), st.get("wr_bytes", 0) / 2**20,
+            st.get("flush_operations", 0), rd_avg))
+    return "\n".join(out)
+
+
+def main(argv):
+    if len(argv) < 3:
+        print(__doc__, file=sys.stderr)
+        return 1
+    path, what = argv[1], argv[2]
+    try:
+        q = QMP(path)
+    except (OSError, ConnectionError, ValueError) as e:
+        print(f"qmp: cannot connect to {path}: {e}", file=sys.stderr)
+        return 4
+    try:
+        if what == "--blockstats":
+            print(blockstats_table(q.cmd("query-blockstats")))
+        elif what == "--status":
+            print(q.cmd("query-status").get("status"))
+        else:
+            args = json.loads(argv[3]) if len(argv) > 3 else None
+            print(json.dumps(q.cmd(what, args), indent=2, sort_keys=True))
+    except QMPError as e:
+        print(f"qmp: {what}: {e}", file=sys.stderr)
+        return 3 if e.cls == "CommandNotFound" else 2
+    except (OSError, ConnectionError, ValueError) as e:
+        print(f"qmp: {what}: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
