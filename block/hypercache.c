@@ -1,0 +1,962 @@
+/*
+ * hypercache: an access-frequency aware block cache filter
+ *
+ * Copyright (c) 2026 The hypercache authors
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * After Kim, No, Piao and Yoo, "I/O access frequency-aware cache method on
+ * KVM/QEMU", Cluster Computing 20(3), 2017.  Every caching decision and all
+ * cache memory belong to the C++ core (block/hypercache/, API in
+ * include/block/hypercache-core.h); this file turns the core's plans into
+ * child I/O in coroutines, runs background write-back in the node's
+ * AioContext, and connects the filter to QAPI.
+ *
+ * Safety contract: a flush that succeeds has put every block that was dirty
+ * when it started on the child's stable storage; a write-back error fails the
+ * flush and keeps the data dirty; reads always see the newest data.
+ */
+
+#include "qemu/osdep.h"
+
+#include "block/block-io.h"
+#include "block/block_int.h"
+#include "block/hypercache-core.h"
+#include "qapi/error.h"
+#include "qapi/qapi-types-block-core.h"
+#include "qemu/coroutine.h"
+#include "qemu/error-report.h"
+#include "qemu/main-loop.h"
+#include "qemu/module.h"
+#include "qemu/option.h"
+#include "qemu/timer.h"
+#include "qemu/units.h"
+#include "trace.h"
+
+#include "hypercache-int.h"
+
+/* How often the background writer looks at watermarks and ages. */
+#define HC_WB_TICK_NS (100 * SCALE_MS)
+
+#define HC_OPT_SIZE             "size"
+#define HC_OPT_BLOCK_SIZE       "block-size"
+#define HC_OPT_MODE             "mode"
+#define HC_OPT_POLICY           "policy"
+#define HC_OPT_ADMIT_THRESHOLD  "admit-threshold"
+#define HC_OPT_DIRTY_HIGH       "dirty-high"
+#define HC_OPT_DIRTY_LOW        "dirty-low"
+#define HC_OPT_DIRTY_MAX        "dirty-max"
+#define HC_OPT_MAX_DIRTY_AGE    "max-dirty-age"
+#define HC_OPT_MAX_MERGE        "max-merge"
+#define HC_OPT_SEQ_CUTOFF       "seq-cutoff"
+
+static QemuOptsList hypercache_runtime_opts = {
+    .name = "hypercache",
+    .head = QTAILQ_HEAD_INITIALIZER(hypercache_runtime_opts.head),
+    .desc = {
+        { .name = HC_OPT_SIZE, .type = QEMU_OPT_SIZE,
+          .help = "cache memory in bytes (default 256M)" },
+        { .name = HC_OPT_BLOCK_SIZE, .type = QEMU_OPT_SIZE,
+          .help = "cache block size, power of two 512..64K (default 4K)" },
+        { .name = HC_OPT_MODE, .type = QEMU_OPT_STRING,
+          .help = "writeback, writethrough, writearound or none" },
+        { .name = HC_OPT_POLICY, .type = QEMU_OPT_STRING,
+          .help = "freq, lru or s3fifo" },
+        { .name = HC_OPT_ADMIT_THRESHOLD, .type = QEMU_OPT_NUMBER,
+          .help = "accesses before a read miss is admitted, 1..255" },
+        { .name = HC_OPT_DIRTY_HIGH, .type = QEMU_OPT_NUMBER,
+          .help = "background write-back starts above this % of size" },
+        { .name = HC_OPT_DIRTY_LOW, .type = QEMU_OPT_NUMBER,
+          .help = "background write-back stops at this % of size" },
+        { .name = HC_OPT_DIRTY_MAX, .type = QEMU_OPT_NUMBER,
+          .help = "writes wait for write-back above this % of size" },
+        { .name = HC_OPT_MAX_DIRTY_AGE, .type = QEMU_OPT_NUMBER,
+          .help = "write back dirty data older than this (ms, 0 = never)" },
+        { .name = HC_OPT_MAX_MERGE, .type = QEMU_OPT_SIZE,
+          .help = "largest merged write-back request in bytes" },
+        { .name = HC_OPT_SEQ_CUTOFF, .type = QEMU_OPT_SIZE,
+          .help = "sequential streams longer than this bypass (0 = never)" },
+        { /* end of list */ }
+    },
+};
+
+static const char *const hypercache_mutable_opts[] = {
+    HC_OPT_SIZE, HC_OPT_MODE, HC_OPT_POLICY, HC_OPT_ADMIT_THRESHOLD,
+    HC_OPT_DIRTY_HIGH, HC_OPT_DIRTY_LOW, HC_OPT_DIRTY_MAX,
+    HC_OPT_MAX_DIRTY_AGE, HC_OPT_MAX_MERGE, HC_OPT_SEQ_CUTOFF,
+    NULL
+};
+
+static bool hypercache_parse_enum(const char *opt, const char *value,
+                                  const char *(*name)(int), int count,
+                                  int *out, Error **errp)
+{
+    g_autoptr(GString) allowed = g_string_new(NULL);
+    int i;
+
+    for (i = 0; i < count; i++) {
+        if (!strcmp(value, name(i))) {
+            *out = i;
+            return true;
+        }
+        g_string_append_printf(allowed, "%s%s", i ? ", " : "", name(i));
+    }
+    error_setg(errp, "Invalid value '%s' for option '%s' (allowed: %s)",
+               value, opt, allowed->str);
+    return false;
+}
+
+static const char *hypercache_mode_name(int i)
+{
+    return hc_mode_name(i);
+}
+
+static const char *hypercache_policy_name(int i)
+{
+    return hc_policy_name(i);
+}
+
+/* A QEMU_OPT_NUMBER option that must fit @max, named in the error. */
+static bool hypercache_opt_u32(QemuOpts *opts, const char *name,
+                               uint32_t *out, Error **errp)
+{
+    uint64_t v = qemu_opt_get_number(opts, name, *out);
+
+    if (v > UINT32_MAX) {
+        error_setg(errp, "Option '%s' is too large: %" PRIu64, name, v);
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+/*
+ * Parse @options into @cfg, starting from the core's defaults.  Every error
+ * names the option and what it allows; nothing is half-applied.
+ */
+static bool hypercache_parse_opts(QDict *options, hc_config *cfg,
+                                  Error **errp)
+{
+    QemuOpts *opts = qemu_opts_create(&hypercache_runtime_opts, NULL, 0,
+                                      &error_abort);
+    const char *str;
+    char err[256];
+    int val;
+    bool ok = false;
+
+    hc_config_default(cfg);
+    if (!qemu_opts_absorb_qdict(opts, options, errp)) {
+        goto out;
+    }
+
+    cfg->size = qemu_opt_get_size(opts, HC_OPT_SIZE, cfg->size);
+    cfg->block_size = MIN(qemu_opt_get_size(opts, HC_OPT_BLOCK_SIZE,
+                                            cfg->block_size),
+                          (uint64_t)UINT32_MAX);
+    str = qemu_opt_get(opts, HC_OPT_MODE);
+    if (str) {
+        if (!hypercache_parse_enum(HC_OPT_MODE, str, hypercache_mode_name,
+                                   HC_MODE__MAX, &val, errp)) {
+            goto out;
+        }
+        cfg->mode = val;
+    }
+    str = qemu_opt_get(opts, HC_OPT_POLICY);
+    if (str) {
+        if (!hypercache_parse_enum(HC_OPT_POLICY, str, hypercache_policy_name,
+                                   HC_POLICY__MAX, &val, errp)) {
+            goto out;
+        }
+        cfg->policy = val;
+    }
+    if (!hypercache_opt_u32(opts, HC_OPT_ADMIT_THRESHOLD,
+                            &cfg->admit_threshold, errp) ||
+        !hypercache_opt_u32(opts, HC_OPT_DIRTY_HIGH,
+                            &cfg->dirty_high_pct, errp) ||
+        !hypercache_opt_u32(opts, HC_OPT_DIRTY_LOW,
+                            &cfg->dirty_low_pct, errp) ||
+        !hypercache_opt_u32(opts, HC_OPT_DIRTY_MAX,
+                            &cfg->dirty_max_pct, errp)) {
+        goto out;
+    }
+    cfg->max_dirty_age_ns =
+        qemu_opt_get_number(opts, HC_OPT_MAX_DIRTY_AGE,
+                            cfg->max_dirty_age_ns / SCALE_MS);
+    if (cfg->max_dirty_age_ns > UINT64_MAX / SCALE_MS) {
+        error_setg(errp, "Option '%s' is too large (at most %" PRIu64 " ms)",
+                   HC_OPT_MAX_DIRTY_AGE, UINT64_MAX / SCALE_MS);
+        goto out;
+    }
+    cfg->max_dirty_age_ns *= SCALE_MS;
+    cfg->max_merge = qemu_opt_get_size(opts, HC_OPT_MAX_MERGE, cfg->max_merge);
+    cfg->seq_cutoff = qemu_opt_get_size(opts, HC_OPT_SEQ_CUTOFF,
+                                        cfg->seq_cutoff);
+
+    if (cfg->size > qemu_get_host_physmem()) {
+        error_setg(errp, "Option '%s' (%" PRIu64 " bytes) exceeds the host's "
+                   "memory (%zu bytes)", HC_OPT_SIZE, cfg->size,
+                   qemu_get_host_physmem());
+        goto out;
+    }
+    if (hc_config_validate(cfg, err, sizeof(err)) < 0) {
+        error_setg(errp, "%s", err);
+        goto out;
+    }
+    ok = true;
+out:
+    qemu_opts_del(opts);
+    return ok;
+}
+
+/* ------------------------------------------------------------ waiting */
+
+/*
+ * The core never blocks: when a block is busy (being written back or
+ * through) or WB is full it says -EAGAIN/-ENOSPC.  The coroutine then waits
+ * here until some write-back or write completes.  wake_gen closes the race
+ * between the core's answer and the wait.
+ */
+static uint64_t hypercache_wake_gen(BDRVHypercacheState *s)
+{
+    return qatomic_read(&s->wake_gen);
+}
+
+static void coroutine_fn hypercache_wait(BDRVHypercacheState *s, uint64_t gen)
+{
+    qemu_co_mutex_lock(&s->wait_lock);
+    while (qatomic_read(&s->wake_gen) == gen) {
+        qemu_co_queue_wait(&s->wait_queue, &s->wait_lock);
+    }
+    qemu_co_mutex_unlock(&s->wait_lock);
+}
+
+static void coroutine_fn hypercache_wake(BDRVHypercacheState *s)
+{
+    qemu_co_mutex_lock(&s->wait_lock);
+    qatomic_inc(&s->wake_gen);
+    qemu_co_queue_restart_all(&s->wait_queue);
+    qemu_co_mutex_unlock(&s->wait_lock);
+}
+
+/* ---------------------------------------------------------- write-back */
+
+/*
+ * Write one extent to the child.  The part past the child's end (the tail
+ * of a last, partial cache block) is not written, so the image never grows.
+ */
+static int coroutine_fn GRAPH_RDLOCK
+hypercache_write_extent(BlockDriverState *bs, hc_extent *ext, int why)
+{
+    BDRVHypercacheState *s = bs->opaque;
+    int64_t end = bs->total_sectors * BDRV_SECTOR_SIZE;
+    int64_t bytes = MIN((int64_t)ext->len, end - (int64_t)ext->offset);
+    QEMUIOVector qiov;
+    int ret = 0;
+
+    trace_hypercache_writeback(bs, ext->offset, ext->len, why);
+    if (bytes > 0) {
+        qemu_iovec_init_external(&qiov, (struct iovec *)ext->iov,
+                                 ext->iovcnt);
+        ret = bdrv_co_pwritev(bs->file, ext->offset, bytes, &qiov, 0);
+    }
+    trace_hypercache_writeback_done(bs, ext->offset, ext->len, ret);
+    if (ret < 0) {
+        trace_hypercache_error(bs, "write-back", ret);
+    }
+    hc_writeback_done(s->cache, ext, ret);
+    hypercache_wake(s);
+    return ret;
+}
+
+/*
+ * Write back everything that was dirty when this was called, and wait for
+ * write-backs of those blocks that others have in flight.  Fails with the
+ * first error; the failed blocks stay dirty for a later try.
+ */
+int coroutine_fn GRAPH_RDLOCK hypercache_writeback_all(BlockDriverState *bs)
+{
+    BDRVHypercacheState *s = bs->opaque;
+    uint64_t upto = hc_dirty_seq(s->cache);
+    hc_extent *ext;
+    int ret = 0;
+
+    for (;;) {
+        uint64_t gen = hypercache_wake_gen(s);
+
+        while (hc_writeback_next(s->cache, HC_WB_FLUSH, upto, get_clock(),
+                                 &ext) == 1) {
+            ret = hypercache_write_extent(bs, ext, HC_WB_FLUSH);
+            if (ret < 0) {
+                goto out;
+            }
+            gen = hypercache_wake_gen(s);
+        }
+        if (hc_dirty_pending(s->cache, upto) == 0) {
+            break;
+        }
+        hypercache_wait(s, gen);
+    }
+out:
+    trace_hypercache_flush(bs, upto, ret);
+    return ret;
+}
+
+/*
+ * Background write-back: runs while the watermark or age rule asks for it.
+ * Counted in bs->in_flight so that drain waits for it; stops when a drain
+ * begins.
+ */
+static void coroutine_fn hypercache_bg_writeback_entry(void *opaque)
+{
+    BlockDriverState *bs = opaque;
+    BDRVHypercacheState *s = bs->opaque;
+    hc_extent *ext;
+    int why;
+
+    bdrv_graph_co_rdlock();
+    while (!qatomic_read(&s->quiesce) &&
+           (why = hc_writeback_wanted(s->cache, get_clock())) >= 0) {
+        if (hc_writeback_next(s->cache, why, 0, get_clock(), &ext) != 1) {
+            break;
+        }
+        if (hypercache_write_extent(bs, ext, why) < 0) {
+            /* Keep the data dirty; the next tick or a flush retries. */
+            break;
+        }
+    }
+    bdrv_graph_co_rdunlock();
+
+    qatomic_set(&s->bg_running, false);
+    bdrv_dec_in_flight(bs);
+}
+
+/* Start the background writer unless it runs already or I/O is quiesced. */
+static void hypercache_kick_writeback(BlockDriverState *bs)
+{
+    BDRVHypercacheState *s = bs->opaque;
+    Coroutine *co;
+
+    if (qatomic_read(&s->quiesce) || !s->can_write ||
+        qatomic_xchg(&s->bg_running, true)) {
+        return;
+    }
+    bdrv_inc_in_flight(bs);
+    co = qemu_coroutine_create(hypercache_bg_writeback_entry, bs);
+    aio_co_enter(bdrv_get_aio_context(bs), co);
+}
+
+static void hypercache_timer_cb(void *opaque)
+{
+    BlockDriverState *bs = opaque;
+    BDRVHypercacheState *s = bs->opaque;
+
+    if (hc_writeback_wanted(s->cache, get_clock()) >= 0) {
+        hypercache_kick_writeback(bs);
+    }
+    timer_mod(s->wb_timer, qemu_clock_get_ns(QEMU_CLOCK_REALTIME) +
+              HC_WB_TICK_NS);
+}
+
+static void hypercache_timer_start(BlockDriverState *bs, AioContext *ctx)
+{
+    BDRVHypercacheState *s = bs->opaque;
+
+    if (!s->wb_timer) {
+        s->wb_timer = aio_timer_new(ctx, QEMU_CLOCK_REALTIME, SCALE_NS,
+                                    hypercache_timer_cb, bs);
+    }
+    timer_mod(s->wb_timer, qemu_clock_get_ns(QEMU_CLOCK_REALTIME) +
+              HC_WB_TICK_NS);
+}
+
+static void hypercache_timer_stop(BlockDriverState *bs)
+{
+    BDRVHypercacheState *s = bs->opaque;
+
+    if (s->wb_timer) {
+        timer_free(s->wb_timer);
+        s->wb_timer = NULL;
+    }
+}
+
+static void hypercache_detach_aio_context(BlockDriverState *bs)
+{
+    hypercache_timer_stop(bs);
+}
+
+static void hypercache_attach_aio_context(BlockDriverState *bs,
+                                          AioContext *new_context)
+{
+    BDRVHypercacheState *s = bs->opaque;
+
+    if (!qatomic_read(&s->quiesce)) {
+        hypercache_timer_start(bs, new_context);
+    }
+}
+
+static void hypercache_drain_begin(BlockDriverState *bs)
+{
+    BDRVHypercacheState *s = bs->opaque;
+
+    if (qatomic_fetch_inc(&s->quiesce) == 0 && s->wb_timer) {
+        timer_del(s->wb_timer);
+    }
+}
+
+static void hypercache_drain_end(BlockDriverState *bs)
+{
+    BDRVHypercacheState *s = bs->opaque;
+
+    if (qatomic_fetch_dec(&s->quiesce) == 1) {
+        hypercache_timer_start(bs, bdrv_get_aio_context(bs));
+    }
+}
+
+/* --------------------------------------------------------- open/close */
+
+static int hypercache_open(BlockDriverState *bs, QDict *options, int flags,
+                           Error **errp)
+{
+    BDRVHypercacheState *s = bs->opaque;
+    char err[256];
+    int ret;
+
+    GLOBAL_STATE_CODE();
+
+    qemu_co_mutex_init(&s->wait_lock);
+    qemu_co_queue_init(&s->wait_queue);
+
+    ret = bdrv_open_file_child(NULL, options, "file", bs, errp);
+    if (ret < 0) {
+        return ret;
+    }
+
+    GRAPH_RDLOCK_GUARD_MAINLOOP();
+
+    if (!hypercache_parse_opts(options, &s->cfg, errp)) {
+        return -EINVAL;
+    }
+    s->cfg.buf_align = MAX(s->cfg.buf_align,
+                           bdrv_opt_mem_align(bs->file->bs));
+    s->active_mode = s->cfg.mode;
+    s->inactive = flags & BDRV_O_INACTIVE;
+    if (s->inactive) {
+        /* Incoming migration: cache nothing until we are activated. */
+        s->cfg.mode = HC_MODE_NONE;
+    }
+    s->cache = hc_create(&s->cfg, err, sizeof(err));
+    if (!s->cache) {
+        error_setg(errp, "hypercache: %s", err);
+        return -ENOMEM;
+    }
+
+    bs->supported_write_flags = BDRV_REQ_WRITE_UNCHANGED | BDRV_REQ_FUA;
+    bs->supported_zero_flags = BDRV_REQ_WRITE_UNCHANGED |
+        ((BDRV_REQ_FUA | BDRV_REQ_MAY_UNMAP | BDRV_REQ_NO_FALLBACK) &
+         bs->file->bs->supported_zero_flags);
+
+    hypercache_timer_start(bs, bdrv_get_aio_context(bs));
+    trace_hypercache_open(bs, s->cfg.size, s->cfg.block_size,
+                          hc_mode_name(s->active_mode),
+                          hc_policy_name(s->cfg.policy));
+    return 0;
+}
+
+static void hypercache_close(BlockDriverState *bs)
+{
+    BDRVHypercacheState *s = bs->opaque;
+    hc_stats st;
+
+    GLOBAL_STATE_CODE();
+    GRAPH_RDLOCK_GUARD_MAINLOOP();
+
+    hypercache_timer_stop(bs);
+
+    /*
+     * bdrv_close() flushed already but ignores the result.  Try once more,
+     * then say loudly what could not be written: never drop data silently.
+     */
+    hc_get_stats(s->cache, &st);
+    if (st.dirty_bytes && s->can_write) {
+        bdrv_flush(bs);
+        hc_get_stats(s->cache, &st);
+    }
+    if (st.dirty_bytes) {
+        error_report("hypercache: node '%s' closed with %" PRIu64 " bytes of "
+                     "dirty data that could not be written back to '%s'; "
+                     "that data is lost", bdrv_get_node_name(bs),
+                     st.dirty_bytes, bs->file ? bs->file->bs->filename : "");
+    }
+    hc_destroy(s->cache);
+    s->cache = NULL;
+}
+
+/* ---------------------------------------------------------- permissions */
+
+static void hypercache_child_perm(BlockDriverState *bs, BdrvChild *c,
+                                  BdrvChildRole role,
+                                  BlockReopenQueue *reopen_queue,
+                                  uint64_t perm, uint64_t shared,
+                                  uint64_t *nperm, uint64_t *nshared)
+{
+    bdrv_default_perms(bs, c, role, reopen_queue, perm, shared, nperm,
+                       nshared);
+
+    if (!(bdrv_get_flags(bs) & BDRV_O_INACTIVE)) {
+        /*
+         * Cached blocks must not change under us: nobody else may write or
+         * resize the child while we are active.
+         */
+        *nshared &= ~(BLK_PERM_WRITE | BLK_PERM_RESIZE);
+    }
+}
+
+static void GRAPH_RDLOCK
+hypercache_set_perm(BlockDriverState *bs, uint64_t perm, uint64_t shared)
+{
+    BDRVHypercacheState *s = bs->opaque;
+
+    /* Write-back needs WRITE on the child, which we hold only while a
+     * parent does.  Dropping it happens after a flush (reopen, inactivate). */
+    s->can_write = perm & BLK_PERM_WRITE;
+}
+
+/* ------------------------------------------------------------- reopen */
+
+static int hypercache_reopen_prepare(BDRVReopenState *state,
+                                     BlockReopenQueue *queue, Error **errp)
+{
+    BlockDriverState *bs = state->bs;
+    BDRVHypercacheState *s = bs->opaque;
+    hc_config *cfg = g_new0(hc_config, 1);
+    char err[256];
+    int ret;
+
+    GLOBAL_STATE_CODE();
+    GRAPH_RDLOCK_GUARD_MAINLOOP();
+
+    if (!hypercache_parse_opts(state->options, cfg, errp)) {
+        g_free(cfg);
+        return -EINVAL;
+    }
+    if (cfg->block_size != s->cfg.block_size) {
+        error_setg(errp, "Option '%s' cannot be changed by reopen "
+                   "(it is %" PRIu32 ")", HC_OPT_BLOCK_SIZE,
+                   s->cfg.block_size);
+        g_free(cfg);
+        return -EINVAL;
+    }
+    cfg->buf_align = s->cfg.buf_align;
+
+    /*
+     * Apply now, so that failures (dirty data that does not fit a smaller
+     * cache) fail the reopen; abort restores the old settings.  Reopen has
+     * flushed and drained the node already.
+     */
+    s->reopen_old = s->cfg;
+    if (s->inactive) {
+        cfg->mode = HC_MODE_NONE;
+    }
+    ret = hc_reconfigure(s->cache, cfg, err, sizeof(err));
+    if (ret == -EBUSY) {
+        bdrv_flush(bs);
+        ret = hc_reconfigure(s->cache, cfg, err, sizeof(err));
+    }
+    if (ret < 0) {
+        error_setg(errp, "hypercache: %s", err);
+        g_free(cfg);
+        return ret;
+    }
+    state->opaque = cfg;
+    return 0;
+}
+
+static void hypercache_reopen_commit(BDRVReopenState *state)
+{
+    BDRVHypercacheState *s = state->bs->opaque;
+    hc_config *cfg = state->opaque;
+
+    s->active_mode = cfg->mode;
+    s->cfg = *cfg;
+    if (s->inactive) {
+        s->cfg.mode = HC_MODE_NONE;
+    }
+    g_free(cfg);
+    state->opaque = NULL;
+}
+
+static void hypercache_reopen_abort(BDRVReopenState *state)
+{
+    BDRVHypercacheState *s = state->bs->opaque;
+    char err[256];
+
+    if (state->opaque &&
+        hc_reconfigure(s->cache, &s->reopen_old, err, sizeof(err)) < 0) {
+        /* Only a shrink can fail, and we are growing back. */
+        warn_report("hypercache: could not restore settings: %s", err);
+    }
+    g_free(state->opaque);
+    state->opaque = NULL;
+}
+
+/* ----------------------------------------------------------------- I/O */
+
+static int coroutine_fn GRAPH_RDLOCK
+hypercache_co_preadv_part(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                          QEMUIOVector *qiov, size_t qiov_offset,
+                          BdrvRequestFlags flags)
+{
+    BDRVHypercacheState *s = bs->opaque;
+    int64_t end_of_child = bs->total_sectors * BDRV_SECTOR_SIZE;
+    hc_read_plan *plan;
+    size_t i, n;
+    int hits = 0, misses = 0;
+    int ret;
+
+    ret = hc_read_begin(s->cache, offset, bytes, &plan);
+    if (ret < 0) {
+        return ret;
+    }
+    n = hc_read_plan_count(plan);
+    for (i = 0; i < n && ret >= 0; i++) {
+        const hc_read_seg *seg = hc_read_plan_seg(plan, i);
+        /* The plan covers whole blocks; the request may not. */
+        int64_t from = MAX((int64_t)seg->offset, offset);
+        int64_t to = MIN((int64_t)(seg->offset + seg->len), offset + bytes);
+        int64_t child_len;
+        void *buf;
+
+        if (seg->hit) {
+            hits++;
+            trace_hypercache_read_hit(bs, from, to - from);
+            qemu_iovec_from_buf(qiov, qiov_offset + (from - offset),
+                                (const uint8_t *)seg->hit +
+                                (from - seg->offset), to - from);
+            continue;
+        }
+
+        misses++;
+        trace_hypercache_read_miss(bs, seg->offset, seg->len);
+        /* Never fill the cache from the caller's buffer: bounce. */
+        buf = qemu_try_blockalign(bs->file->bs, seg->len);
+        if (!buf) {
+            ret = -ENOMEM;
+            break;
+        }
+        child_len = MIN((int64_t)seg->len, end_of_child - (int64_t)seg->offset);
+        if (child_len < (int64_t)seg->len) {
+            /* The tail of a last, partial block reads as zeroes. */
+            memset((uint8_t *)buf + MAX(child_len, 0), 0,
+                   seg->len - MAX(child_len, 0));
+        }
+        ret = child_len > 0 ?
+            bdrv_co_pread(bs->file, seg->offset, child_len, buf,
+                          flags & ~BDRV_REQ_REGISTERED_BUF) : 0;
+        if (ret >= 0) {
+            qemu_iovec_from_buf(qiov, qiov_offset + (from - offset),
+                                (uint8_t *)buf + (from - seg->offset),
+                                to - from);
+            hc_read_fill(s->cache, plan, i, buf);
+        } else {
+            trace_hypercache_error(bs, "read", ret);
+        }
+        qemu_vfree(buf);
+    }
+    trace_hypercache_read(bs, offset, bytes, hits, misses);
+    hc_read_end(s->cache, plan);
+    return ret < 0 ? ret : 0;
+}
+
+/* Run @fn-style core calls that may answer -EAGAIN/-ENOSPC until they go. */
+static int coroutine_fn GRAPH_RDLOCK
+hypercache_make_room(BlockDriverState *bs, uint64_t gen)
+{
+    BDRVHypercacheState *s = bs->opaque;
+    hc_extent *ext;
+
+    /* WB is full: write back oldest-first ourselves rather than wait idle. */
+    if (hc_writeback_next(s->cache, HC_WB_WATERMARK, 0, get_clock(),
+                          &ext) == 1) {
+        return hypercache_write_extent(bs, ext, HC_WB_WATERMARK);
+    }
+    hypercache_wait(s, gen);
+    return 0;
+}
+
+static int coroutine_fn GRAPH_RDLOCK
+hypercache_co_pwritev_part(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                           QEMUIOVector *qiov, size_t qiov_offset,
+                           BdrvRequestFlags flags)
+{
+    BDRVHypercacheState *s = bs->opaque;
+    hc_write_ticket *ticket = NULL;
+    unsigned hc_flags = (flags & BDRV_REQ_FUA) ? HC_WRITE_FUA : 0;
+    int ret;
+
+    for (;;) {
+        uint64_t gen = hypercache_wake_gen(s);
+
+        ret = hc_write_begin(s->cache, offset, bytes, qiov->iov, qiov->niov,
+                             qiov_offset, hc_flags, &ticket);
+        if (ret == -EAGAIN) {
+            trace_hypercache_write_wait(bs, offset, bytes, 0);
+            hypercache_wait(s, gen);
+        } else if (ret == -ENOSPC) {
+            trace_hypercache_write_wait(bs, offset, bytes, 1);
+            ret = hypercache_make_room(bs, gen);
+            if (ret < 0) {
+                return ret;
+            }
+        } else {
+            break;
+        }
+    }
+    if (ret < 0) {
+        return ret;
+    }
+    trace_hypercache_write(bs, offset, bytes, ret);
+    if (ret == HC_WRITE_CHILD) {
+        ret = bdrv_co_pwritev_part(bs->file, offset, bytes, qiov, qiov_offset,
+                                   flags);
+        if (ret < 0) {
+            trace_hypercache_error(bs, "write", ret);
+        }
+        hc_write_end(s->cache, ticket, ret);
+        hypercache_wake(s);
+        return ret;
+    }
+    if (hc_writeback_wanted(s->cache, get_clock()) == HC_WB_WATERMARK) {
+        hypercache_kick_writeback(bs);
+    }
+    return 0;
+}
+
+/*
+ * Drop cached and dirty blocks of a range the child is about to change
+ * behind the cache's back (zeroes, discard, truncate), waiting for blocks in
+ * flight.
+ */
+static void coroutine_fn
+hypercache_invalidate(BlockDriverState *bs, uint64_t offset, uint64_t bytes,
+                      unsigned flags)
+{
+    BDRVHypercacheState *s = bs->opaque;
+
+    trace_hypercache_invalidate(bs, offset, bytes);
+    for (;;) {
+        uint64_t gen = hypercache_wake_gen(s);
+
+        if (hc_invalidate(s->cache, offset, bytes, flags) != -EAGAIN) {
+            return;
+        }
+        hypercache_wait(s, gen);
+    }
+}
+
+static int coroutine_fn GRAPH_RDLOCK
+hypercache_co_pwrite_zeroes(BlockDriverState *bs, int64_t offset,
+                            int64_t bytes, BdrvRequestFlags flags)
+{
+    int ret;
+
+    /*
+     * Before: so no dirty block is written back over the zeroes later.
+     * After: so no read that raced with the child write keeps old data.
+     */
+    hypercache_invalidate(bs, offset, bytes, HC_INV_ZERO);
+    ret = bdrv_co_pwrite_zeroes(bs->file, offset, bytes, flags);
+    hypercache_invalidate(bs, offset, bytes, HC_INV_ZERO);
+    return ret;
+}
+
+static int coroutine_fn GRAPH_RDLOCK
+hypercache_co_pdiscard(BlockDriverState *bs, int64_t offset, int64_t bytes)
+{
+    int ret;
+
+    hypercache_invalidate(bs, offset, bytes, 0);
+    ret = bdrv_co_pdiscard(bs->file, offset, bytes);
+    hypercache_invalidate(bs, offset, bytes, 0);
+    return ret;
+}
+
+static int coroutine_fn GRAPH_RDLOCK
+hypercache_co_truncate(BlockDriverState *bs, int64_t offset, bool exact,
+                       PreallocMode prealloc, BdrvRequestFlags flags,
+                       Error **errp)
+{
+    BDRVHypercacheState *s = bs->opaque;
+    uint64_t bs_align = s->cfg.block_size;
+    int ret;
+
+    /*
+     * The block holding the new end may be partial: drop it whole, along
+     * with everything beyond (dirty blocks past the end are moot).
+     */
+    hypercache_invalidate(bs, QEMU_ALIGN_DOWN(offset, bs_align), UINT64_MAX,
+                          0);
+    ret = bdrv_co_truncate(bs->file, offset, exact, prealloc, flags, errp);
+    hypercache_invalidate(bs, QEMU_ALIGN_DOWN(offset, bs_align), UINT64_MAX,
+                          0);
+    return ret;
+}
+
+static int coroutine_fn GRAPH_RDLOCK
+hypercache_co_flush_to_os(BlockDriverState *bs)
+{
+    /* The generic code flushes the child to disk after this. */
+    return hypercache_writeback_all(bs);
+}
+
+static int coroutine_fn GRAPH_RDLOCK
+hypercache_co_block_status(BlockDriverState *bs, bool want_zero,
+                           int64_t offset, int64_t bytes, int64_t *pnum,
+                           int64_t *map, BlockDriverState **file)
+{
+    BDRVHypercacheState *s = bs->opaque;
+    uint64_t n = bytes;
+
+    /*
+     * Dirty data is only here, not in the child: never let the child's
+     * view (perhaps a hole) stand for it.
+     */
+    if (hc_range_dirty(s->cache, offset, bytes, &n)) {
+        *pnum = n;
+        return BDRV_BLOCK_DATA;
+    }
+    *pnum = n;
+    *map = offset;
+    *file = bs->file->bs;
+    return BDRV_BLOCK_RAW | BDRV_BLOCK_OFFSET_VALID;
+}
+
+static int64_t coroutine_fn GRAPH_RDLOCK
+hypercache_co_getlength(BlockDriverState *bs)
+{
+    return bdrv_co_getlength(bs->file->bs);
+}
+
+static void GRAPH_RDLOCK
+hypercache_refresh_limits(BlockDriverState *bs, Error **errp)
+{
+    /* Byte-granular would do; sectors keep partial-block logic simple. */
+    bs->bl.request_alignment = BDRV_SECTOR_SIZE;
+}
+
+static void coroutine_fn GRAPH_RDLOCK
+hypercache_co_eject(BlockDriverState *bs, bool eject_flag)
+{
+    bdrv_co_eject(bs->file->bs, eject_flag);
+}
+
+static void coroutine_fn GRAPH_RDLOCK
+hypercache_co_lock_medium(BlockDriverState *bs, bool locked)
+{
+    bdrv_co_lock_medium(bs->file->bs, locked);
+}
+
+/* ------------------------------------------------------------ migration */
+
+static int GRAPH_RDLOCK hypercache_inactivate(BlockDriverState *bs)
+{
+    BDRVHypercacheState *s = bs->opaque;
+    hc_config cfg;
+    hc_stats st;
+    char err[256];
+    int ret;
+
+    /* Migration flushed already; make sure, then stop caching. */
+    hc_get_stats(s->cache, &st);
+    if (st.dirty_bytes) {
+        ret = bdrv_flush(bs);
+        if (ret < 0) {
+            error_report("hypercache: cannot inactivate node '%s': write-back "
+                         "failed: %s", bdrv_get_node_name(bs), strerror(-ret));
+            return ret;
+        }
+    }
+    hc_get_config(s->cache, &cfg);
+    cfg.mode = HC_MODE_NONE;
+    ret = hc_reconfigure(s->cache, &cfg, err, sizeof(err));
+    if (ret < 0) {
+        error_report("hypercache: cannot inactivate node '%s': %s",
+                     bdrv_get_node_name(bs), err);
+        return ret;
+    }
+    hc_invalidate(s->cache, 0, UINT64_MAX, 0);
+    s->inactive = true;
+    return 0;
+}
+
+static void coroutine_fn GRAPH_RDLOCK
+hypercache_co_invalidate_cache(BlockDriverState *bs, Error **errp)
+{
+    BDRVHypercacheState *s = bs->opaque;
+    hc_config cfg;
+    char err[256];
+
+    /* Another process may have written the image: forget everything. */
+    hypercache_invalidate(bs, 0, UINT64_MAX, 0);
+    if (!s->inactive) {
+        return;
+    }
+    hc_get_config(s->cache, &cfg);
+    cfg.mode = s->active_mode;
+    if (hc_reconfigure(s->cache, &cfg, err, sizeof(err)) < 0) {
+        error_setg(errp, "hypercache: cannot resume caching: %s", err);
+        return;
+    }
+    s->cfg.mode = s->active_mode;
+    s->inactive = false;
+}
+
+static BlockDriver bdrv_hypercache = {
+    .format_name                = "hypercache",
+    .instance_size              = sizeof(BDRVHypercacheState),
+    .is_filter                  = true,
+
+    .bdrv_open                  = hypercache_open,
+    .bdrv_close                 = hypercache_close,
+    .bdrv_child_perm            = hypercache_child_perm,
+    .bdrv_set_perm              = hypercache_set_perm,
+
+    .bdrv_reopen_prepare        = hypercache_reopen_prepare,
+    .bdrv_reopen_commit         = hypercache_reopen_commit,
+    .bdrv_reopen_abort          = hypercache_reopen_abort,
+    .mutable_opts               = hypercache_mutable_opts,
+
+    .bdrv_co_preadv_part        = hypercache_co_preadv_part,
+    .bdrv_co_pwritev_part       = hypercache_co_pwritev_part,
+    .bdrv_co_pwrite_zeroes      = hypercache_co_pwrite_zeroes,
+    .bdrv_co_pdiscard           = hypercache_co_pdiscard,
+    .bdrv_co_truncate           = hypercache_co_truncate,
+    .bdrv_co_flush_to_os        = hypercache_co_flush_to_os,
+    .bdrv_co_block_status       = hypercache_co_block_status,
+    .bdrv_co_getlength          = hypercache_co_getlength,
+    .bdrv_refresh_limits        = hypercache_refresh_limits,
+    .bdrv_co_eject              = hypercache_co_eject,
+    .bdrv_co_lock_medium        = hypercache_co_lock_medium,
+
+    .bdrv_inactivate            = hypercache_inactivate,
+    .bdrv_co_invalidate_cache   = hypercache_co_invalidate_cache,
+
+    .bdrv_detach_aio_context    = hypercache_detach_aio_context,
+    .bdrv_attach_aio_context    = hypercache_attach_aio_context,
+    .bdrv_drain_begin           = hypercache_drain_begin,
+    .bdrv_drain_end             = hypercache_drain_end,
+
+    .bdrv_get_specific_info     = hypercache_get_specific_info,
+    .bdrv_get_specific_stats    = hypercache_get_specific_stats,
+};
+
+bool hypercache_is_node(BlockDriverState *bs)
+{
+    return bs->drv == &bdrv_hypercache;
+}
+
+static void bdrv_hypercache_init(void)
+{
+    bdrv_register(&bdrv_hypercache);
+}
+
+block_init(bdrv_hypercache_init);

@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# Every test of hypercache, in order from fast to slow.  Called by
+# `./configure-qemu.sh test` after the QEMU build, with QEMU_BUILD etc. in
+# the environment.  Ends with one line: "N passed, N failed".
+#
+#   tests/run-all.sh [--quick]    --quick skips the sanitizer builds
+set -uo pipefail
+
+TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+QUICK=0
+[ "${1:-}" = "--quick" ] && QUICK=1
+: "${QEMU_BUILD:?run me through ./configure-qemu.sh test}"
+CORE_BUILD=${CORE_BUILD:-$TOP/build}
+LOGDIR=${HC_TEST_LOGS:-$TOP/build/test-logs}
+mkdir -p "$LOGDIR"
+
+passed=0
+failed=0
+failures=()
+
+# suite NAME LOG: count a suite's own tests from its log, or 1 for a script.
+count() {
+    local name=$1 rc=$2 p=$3 f=$4
+    passed=$((passed + p))
+    failed=$((failed + f))
+    if [ "$rc" -ne 0 ] || [ "$f" -gt 0 ]; then
+        failures+=("$name")
+        [ "$f" -gt 0 ] || { failed=$((failed + 1)); }
+        printf '    FAIL %s (log: %s)\n' "$name" "$LOGDIR/$name.log"
+    else
+        printf '    ok   %s (%d passed)\n' "$name" "$p"
+    fi
+}
+
+step() { printf '\n==> [%s] %s\n' "$(date +%H:%M:%S)" "$*"; }
+
+# --- 1. the core: GoogleTest unit tests, simulator checks (meson) --------
+step "core and simulator tests (meson test)"
+log=$LOGDIR/meson.log
+{
+    [ -f "$CORE_BUILD/build.ninja" ] || meson setup "$CORE_BUILD" "$TOP"
+    meson compile -C "$CORE_BUILD" && meson test -C "$CORE_BUILD" --print-errorlogs
+} > "$log" 2>&1
+rc=$?
+grep -E '^ *[0-9]+/[0-9]+ ' "$log" | sed 's/^/    /'
+ok=$(sed -n 's/^Ok: *\([0-9]*\).*/\1/p' "$log" | tail -n 1)
+bad=$(sed -n 's/^Fail: *\([0-9]*\).*/\1/p' "$log" | tail -n 1)
+count meson "$rc" "${ok:-0}" "${bad:-0}"
+[ "$rc" -eq 0 ] || tail -n 40 "$log"
+
+# --- 2. the core under ASan/UBSan and TSan ------------------------------
+if [ "$QUICK" -eq 0 ]; then
+    step "core under sanitizers (ASan+UBSan, TSan)"
+    log=$LOGDIR/sanitizers.log
+    SAN_BUILD=${SAN_BUILD:-$TOP/build-san} bash "$TOP/tests/unit/run-sanitizers.sh" > "$log" 2>&1
+    rc=$?
+    grep -E '^(PASS|FAIL)' "$log" | sed 's/^/    /'
+    count sanitizers "$rc" "$(grep -c '^PASS' "$log")" "$(grep -c '^FAIL' "$log")"
+    [ "$rc" -eq 0 ] || tail -n 40 "$log"
+fi
+
+# --- 3. qemu-iotests, run by QEMU's ./check against the built binaries --
+iotests=()
+for t in "$TOP"/tests/qemu-iotests/tests/hypercache-*; do
+    case "$t" in *.out) continue ;; esac
+    iotests+=("$(basename "$t")")
+done
+for fmt in raw qcow2; do
+    step "qemu-iotests -$fmt: ${iotests[*]}"
+    log=$LOGDIR/iotests-$fmt.log
+    (cd "$QEMU_BUILD/tests/qemu-iotests" && ./check -"$fmt" "${iotests[@]}") > "$log" 2>&1
+    rc=$?
+    grep -E '^(hypercache|Passed|Failed|Not run)' "$log" | sed 's/^/    /'
+    total=$(sed -n 's/^Passed all \([0-9]*\) iotests.*/\1/p' "$log")
+    if [ -n "$total" ]; then
+        count "iotests-$fmt" "$rc" "$total" 0
+    else
+        nfail=$(sed -n 's/^Failed \([0-9]*\) of \([0-9]*\) iotests.*/\1/p' "$log")
+        nall=$(sed -n 's/^Failed \([0-9]*\) of \([0-9]*\) iotests.*/\2/p' "$log")
+        if grep -q '^Not run' "$log"; then
+            echo "    tests were NOT RUN: $(grep '^Not run' "$log")"
+            nfail=${nfail:-0}; nfail=$((nfail + 1))
+        fi
+        count "iotests-$fmt" 1 $(( ${nall:-0} - ${nfail:-0} )) "${nfail:-1}"
+        tail -n 60 "$log"
+    fi
+done
+
+# --- 4. end to end: a real guest on a hypercache disk -------------------
+for t in "$TOP"/tests/e2e/test-*.sh; do
+    [ -e "$t" ] || continue
+    name=e2e-$(basename "$t" .sh)
+    step "$name"
+    log=$LOGDIR/$name.log
+    bash "$t" > "$log" 2>&1
+    rc=$?
+    tail -n 5 "$log" | sed 's/^/    /'
+    if [ "$rc" -eq 0 ]; then count "$name" 0 1 0; else count "$name" 1 0 1; fi
+done
+
+echo
+if [ ${#failures[@]} -gt 0 ]; then
+    echo "failed suites: ${failures[*]} (logs in $LOGDIR)"
+fi
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
