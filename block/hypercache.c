@@ -257,6 +257,8 @@ hypercache_write_extent(BlockDriverState *bs, hc_extent *ext, int why)
     if (bytes > 0) {
         qemu_iovec_init_external(&qiov, (struct iovec *)ext->iov,
                                  ext->iovcnt);
+        /* blkdebug can inject write-back errors on this event. */
+        BLKDBG_CO_EVENT(bs->file, BLKDBG_WRITE_AIO);
         ret = bdrv_co_pwritev(bs->file, ext->offset, bytes, &qiov, 0);
     }
     trace_hypercache_writeback_done(bs, ext->offset, ext->len, ret);
@@ -649,6 +651,7 @@ hypercache_co_preadv_part(BlockDriverState *bs, int64_t offset, int64_t bytes,
             memset((uint8_t *)buf + MAX(child_len, 0), 0,
                    seg->len - MAX(child_len, 0));
         }
+        BLKDBG_CO_EVENT(bs->file, BLKDBG_READ_AIO);
         ret = child_len > 0 ?
             bdrv_co_pread(bs->file, seg->offset, child_len, buf,
                           flags & ~BDRV_REQ_REGISTERED_BUF) : 0;
@@ -716,6 +719,7 @@ hypercache_co_pwritev_part(BlockDriverState *bs, int64_t offset, int64_t bytes,
     }
     trace_hypercache_write(bs, offset, bytes, ret);
     if (ret == HC_WRITE_CHILD) {
+        BLKDBG_CO_EVENT(bs->file, BLKDBG_WRITE_AIO);
         ret = bdrv_co_pwritev_part(bs->file, offset, bytes, qiov, qiov_offset,
                                    flags);
         if (ret < 0) {
