@@ -1,0 +1,47 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+//
+// Replays a workload through the real hypercache core via its C API, the
+// same calls QEMU's block/hypercache.c makes.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "block/hypercache-core.h"
+#include "exact_mrc.h"
+#include "io_sink.h"
+#include "results.h"
+#include "trace.h"
+#include "workload.h"
+
+namespace hcsim {
+
+struct CoreRun {
+    hc_policy policy = HC_POLICY_FREQ;
+    uint64_t blocks = 0;
+    uint32_t block_size = 4096;
+    int64_t admit_threshold = -1;  // -1: the core's default
+    int64_t seq_cutoff = -1;       // -1: the core's default
+};
+
+// Every block access (read or write) is one hc_read_begin of one block; a
+// miss is offered back with hc_read_fill and the policy decides whether it
+// enters.  This is how the published miss ratios count.  Afterwards the
+// core's SHARDS estimate is compared with @exact at each of @factors.
+bool run_core_count(const Workload &w, const CoreRun &run,
+                    const std::vector<double> &factors, const ExactMrc &exact,
+                    RunResult *res, std::vector<MrcPoint> *mrc,
+                    std::string *err);
+
+// Requests as the guest issues them in write-back mode: reads through
+// hc_read_begin/fill/end, writes through hc_write_begin, background and
+// final write-back through hc_writeback_next/done.  @io (may be null)
+// receives the child I/O.
+bool run_core_writeback(const std::vector<Request> &reqs, bool reads_only,
+                        const CoreRun &run, IoSink *io, RunResult *res,
+                        std::string *err);
+
+// Every policy the core offers, by its QAPI name.
+std::vector<hc_policy> core_policies();
+
+}  // namespace hcsim

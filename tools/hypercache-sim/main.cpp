@@ -1,0 +1,320 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+//
+// hypercache-sim: replays block traces through the hypercache core and the
+// reference policies, and prints miss ratios (see docs/SIMULATOR.md).
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <exception>
+#include <new>
+
+#include "exact_mrc.h"
+#include "options.h"
+#include "plot.h"
+#include "reference.h"
+#include "report.h"
+#include "trace_reader.h"
+#include "workload.h"
+#ifdef HCSIM_HAVE_CORE
+#include "core_replay.h"
+#include "io_replay.h"
+#endif
+
+namespace hcsim {
+
+namespace {
+
+enum Exit { kOk = 0, kUsage = 1, kBadTrace = 2, kCoreError = 3 };
+
+const char *const kReferences[] = {"ref-lru", "ref-arc"};
+
+struct Selection {
+    std::vector<std::string> refs;
+#ifdef HCSIM_HAVE_CORE
+    std::vector<hc_policy> core;
+#endif
+};
+
+bool select_policies(const Options &o, Selection *sel, std::string *err) {
+    bool all = o.policies.empty();
+#ifdef HCSIM_HAVE_CORE
+    for (hc_policy p : core_policies()) {
+        bool want = all;
+        for (const auto &n : o.policies) {
+            want |= n == hc_policy_name(p);
+        }
+        if (want) {
+            sel->core.push_back(p);
+        }
+    }
+#endif
+    for (const char *r : kReferences) {
+        bool want = all;
+        for (const auto &n : o.policies) {
+            want |= n == r;
+        }
+        if (want) {
+            sel->refs.push_back(r);
+        }
+    }
+    for (const auto &n : o.policies) {
+        bool known = n == kReferences[0] || n == kReferences[1];
+#ifdef HCSIM_HAVE_CORE
+        for (hc_policy p : core_policies()) {
+            known |= n == hc_policy_name(p);
+        }
+#endif
+        if (!known) {
+            *err = "--policies: unknown policy '" + n + "'";
+#ifndef HCSIM_HAVE_CORE
+            *err += " (this build has no core: only ref-lru, ref-arc)";
+#endif
+            return false;
+        }
+    }
+    return true;
+}
+
+bool parse_factors(const std::string &s, std::vector<double> *out,
+                   std::string *err) {
+    std::vector<SizeSpec> dummy;
+    size_t pos = 0;
+    while (pos <= s.size()) {
+        size_t c = s.find(',', pos);
+        std::string t = s.substr(pos, c == s.npos ? s.npos : c - pos);
+        char *end = nullptr;
+        double f = std::strtod(t.c_str(), &end);
+        if (t.empty() || *end || !(f > 0) || f > 1000) {
+            *err = "--mrc-factors: bad factor '" + t + "'";
+            return false;
+        }
+        out->push_back(f);
+        if (c == s.npos) {
+            break;
+        }
+        pos = c + 1;
+    }
+    return true;
+}
+
+void exact_curve(const ExactMrc &m, uint64_t ws, Report *r) {
+    // Log-spaced sizes from one block to the whole working set.
+    const int points = 64;
+    uint64_t last = 0;
+    for (int i = 0; i <= points; i++) {
+        uint64_t b = static_cast<uint64_t>(
+            std::llround(std::pow(double(ws), double(i) / points)));
+        if (b > last) {
+            r->lru_curve.emplace_back(b, m.miss_ratio(b));
+            last = b;
+        }
+    }
+}
+
+int simulate(const Options &o, const Selection &sel,
+             const std::vector<double> &factors, const std::string &path,
+             Report *rep) {
+    std::string err;
+    auto t0 = std::chrono::steady_clock::now();
+    Trace trace;
+    if (!load_trace(path, o.trace, &trace, &err)) {
+        std::fprintf(stderr, "hypercache-sim: %s\n", err.c_str());
+        return kBadTrace;
+    }
+    Workload w;
+    if (!build_workload(trace.requests, o.block_size, o.reads_only, &w, &err)) {
+        std::fprintf(stderr, "hypercache-sim: %s: %s\n", path.c_str(),
+                     err.c_str());
+        return kBadTrace;
+    }
+    if (w.accesses() == 0) {
+        std::fprintf(stderr, "hypercache-sim: %s: no accesses left%s\n",
+                     path.c_str(), o.reads_only ? " (--reads-only)" : "");
+        return kBadTrace;
+    }
+    ExactMrc exact(w);
+    rep->trace = path;
+    rep->format = std::string(format_name(trace.format));
+    rep->requests = trace.requests.size();
+    rep->accesses = w.accesses();
+    rep->read_accesses = w.read_accesses;
+    rep->write_accesses = w.write_accesses;
+    rep->working_set = w.distinct();
+    rep->block_size = o.block_size;
+    rep->load_s =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
+            .count();
+    exact_curve(exact, w.distinct(), rep);
+
+#ifdef HCSIM_HAVE_CORE
+    for (hc_policy p : sel.core) {
+        for (const SizeSpec &s : o.sizes) {
+            CoreRun run;
+            run.policy = p;
+            run.blocks = size_in_blocks(s, w.distinct(), o.block_size);
+            run.block_size = o.block_size;
+            run.admit_threshold = o.admit_threshold;
+            run.seq_cutoff = o.seq_cutoff;
+            RunResult res;
+            res.size_label = s.text;
+            if (!run_core_count(w, run, factors, exact, &res, &rep->mrc,
+                                &err)) {
+                std::fprintf(stderr, "hypercache-sim: %s, %s at %s: %s\n",
+                             path.c_str(), hc_policy_name(p), s.text.c_str(),
+                             err.c_str());
+                return kCoreError;
+            }
+            rep->runs.push_back(res);
+        }
+    }
+#else
+    (void)factors;
+#endif
+    for (const std::string &name : sel.refs) {
+        for (const SizeSpec &s : o.sizes) {
+            uint64_t blocks = size_in_blocks(s, w.distinct(), o.block_size);
+            auto t1 = std::chrono::steady_clock::now();
+            RefResult rr = name == "ref-lru" ? run_reference_lru(w, blocks)
+                                             : run_reference_arc(w, blocks);
+            RunResult res;
+            res.policy = name;
+            res.size_label = s.text;
+            res.size_blocks = blocks;
+            res.size_bytes = blocks * o.block_size;
+            res.accesses = w.accesses();
+            res.misses = rr.misses;
+            res.miss_ratio = double(rr.misses) / double(w.accesses());
+            res.evictions = rr.evictions;
+            res.elapsed_s = std::chrono::duration<double>(
+                                std::chrono::steady_clock::now() - t1)
+                                .count();
+            rep->runs.push_back(res);
+        }
+    }
+#ifdef HCSIM_HAVE_CORE
+    if (o.writeback) {
+        for (hc_policy p : sel.core) {
+            for (const SizeSpec &s : o.sizes) {
+                CoreRun run;
+                run.policy = p;
+                run.blocks = size_in_blocks(s, w.distinct(), o.block_size);
+                run.block_size = o.block_size;
+                run.admit_threshold = o.admit_threshold;
+                run.seq_cutoff = o.seq_cutoff;
+                RunResult res;
+                res.size_label = s.text;
+                if (!run_core_writeback(trace.requests, o.reads_only, run,
+                                        nullptr, &res, &err)) {
+                    std::fprintf(
+                        stderr, "hypercache-sim: %s, %s write-back at %s: %s\n",
+                        path.c_str(), hc_policy_name(p), s.text.c_str(),
+                        err.c_str());
+                    return kCoreError;
+                }
+                rep->runs.push_back(res);
+            }
+        }
+    }
+    if (!o.io_file.empty() && !sel.core.empty()) {
+        // The first selected core policy (the default one unless chosen)
+        // at every size, against one baseline.
+        std::vector<Request> reqs = io_requests(trace.requests, o);
+        IoResult base;
+        if (!run_io_baseline(reqs, o, &base, &err)) {
+            std::fprintf(stderr, "hypercache-sim: %s\n", err.c_str());
+            return kCoreError;
+        }
+        for (const SizeSpec &s : o.sizes) {
+            CoreRun run;
+            run.policy = sel.core.front();
+            run.blocks = size_in_blocks(s, w.distinct(), o.block_size);
+            run.block_size = o.block_size;
+            run.admit_threshold = o.admit_threshold;
+            run.seq_cutoff = o.seq_cutoff;
+            IoResult io = base;
+            RunResult wb;
+            wb.size_label = s.text;
+            if (!run_io_cached(reqs, o, run, &io, &wb, &err)) {
+                std::fprintf(stderr, "hypercache-sim: --io: %s\n", err.c_str());
+                return kCoreError;
+            }
+            wb.mode = "wb+io";
+            rep->runs.push_back(wb);
+            rep->io.push_back(io);
+        }
+    }
+#endif
+    return kOk;
+}
+
+int run(int argc, char **argv) {
+    Options o;
+    std::string err;
+    switch (parse_options(argc, argv, &o, &err)) {
+        case ParseResult::Help:
+            print_usage(argv[0]);
+            return kOk;
+        case ParseResult::Error:
+            std::fprintf(stderr, "hypercache-sim: %s (try --help)\n",
+                         err.c_str());
+            return kUsage;
+        case ParseResult::Ok:
+            break;
+    }
+    Selection sel;
+    std::vector<double> factors;
+    if (!select_policies(o, &sel, &err) ||
+        !parse_factors(o.mrc_factors, &factors, &err)) {
+        std::fprintf(stderr, "hypercache-sim: %s\n", err.c_str());
+        return kUsage;
+    }
+#ifndef HCSIM_HAVE_CORE
+    if (o.writeback || !o.io_file.empty()) {
+        std::fprintf(stderr,
+                     "hypercache-sim: --writeback and --io need the "
+                     "core, and this build has none\n");
+        return kUsage;
+    }
+#endif
+    std::vector<Report> reports;
+    for (const std::string &path : o.traces) {
+        Report rep;
+        int rc = simulate(o, sel, factors, path, &rep);
+        if (rc != kOk) {
+            return rc;
+        }
+        reports.push_back(std::move(rep));
+    }
+    if (o.json) {
+        print_json(stdout, reports);
+    } else {
+        for (size_t i = 0; i < reports.size(); i++) {
+            if (i) {
+                std::printf("\n");
+            }
+            print_table(stdout, reports[i]);
+        }
+    }
+    if (!o.plot.empty() && !write_plot(reports, o.plot, &err)) {
+        std::fprintf(stderr, "hypercache-sim: %s\n", err.c_str());
+        return kUsage;
+    }
+    return kOk;
+}
+
+}  // namespace
+
+}  // namespace hcsim
+
+int main(int argc, char **argv) {
+    // Nothing below throws on bad input; this only turns an allocation
+    // failure on a huge trace into a message instead of an abort.
+    try {
+        return hcsim::run(argc, argv);
+    } catch (const std::bad_alloc &) {
+        std::fprintf(stderr, "hypercache-sim: out of memory\n");
+    } catch (const std::exception &e) {
+        std::fprintf(stderr, "hypercache-sim: %s\n", e.what());
+    }
+    return 4;
+}

@@ -1,0 +1,42 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+//
+// The command line of hypercache-sim.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "sizes.h"
+#include "trace_reader.h"
+
+namespace hcsim {
+
+struct Options {
+    std::vector<std::string> traces;
+    TraceOptions trace;
+    uint32_t block_size = 4096;
+    bool page_size_given = false;
+    std::vector<SizeSpec> sizes;
+    // Policy names: the core's (as hc_policy_name spells them) and the
+    // references "ref-lru", "ref-arc".  Empty = all.
+    std::vector<std::string> policies;
+    bool reads_only = false;
+    bool writeback = false;        // also replay in write-back mode
+    int64_t admit_threshold = -1;  // -1 = the core's default
+    int64_t seq_cutoff = -1;       // -1 = the core's default
+    bool json = false;
+    std::string plot;     // PNG path
+    std::string io_file;  // --io
+    uint64_t io_size = 256ull << 20;
+    uint32_t io_depth = 32;
+    uint64_t io_limit = 0;  // requests replayed with --io; 0 = all
+    std::string mrc_factors = "0.25,0.5,2,4";
+};
+
+enum class ParseResult { Ok, Help, Error };
+
+ParseResult parse_options(int argc, char **argv, Options *o, std::string *err);
+void print_usage(const char *argv0);
+
+}  // namespace hcsim
