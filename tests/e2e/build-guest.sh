@@ -200,11 +200,9 @@ echo "HC-INIT: up $(cut -d' ' -f1 /proc/uptime)s, disks: $(cd /sys/block && echo
 # Helpers the run script may use.
 hc_progress() { echo "HC-PROGRESS: $*"; }
 # Debian's busybox shell runs its own applets before searching PATH, so its
-# weak mke2fs would shadow e2fsprogs' one without these.
+# weak mke2fs would shadow e2fsprogs' one without this (mkfs.ext4 and
+# e2fsck are no applets, so PATH finds e2fsprogs for them).
 mke2fs() { /sbin/mke2fs "$@"; }
-mkfs.ext4() { /sbin/mke2fs -t ext4 "$@"; }
-e2fsck() { /sbin/e2fsck "$@"; }
-fsck.ext4() { /sbin/e2fsck "$@"; }
 
 echo "===HC-RESULT-BEGIN==="
 if [ -f /hc/run.sh ]; then

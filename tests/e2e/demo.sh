@@ -50,7 +50,7 @@ hc_disk_args "$IMAGE" "$CACHE_SIZE"
 cat > "$HC_RUN_DIR/demo-guest.sh" <<EOF
 dev=/dev/vda
 [ -b \$dev ] || { echo "no \$dev in the guest"; exit 1; }
-common="--filename=\$dev --direct=1 --ioengine=libaio --iodepth=32 --bs=4k --time_based --norandommap --randrepeat=0 --group_reporting --output-format=json"
+common="--filename=\$dev --direct=1 --ioengine=libaio --iodepth=32 --bs=4k --time_based --norandommap --randrepeat=0 --group_reporting --output-format=json --eta=never"
 hc_progress "fio 1/2: 4 KiB randread, zipf:1.2, QD 32, ${READ_S} s"
 echo "FIO-JSON-BEGIN randread"
 fio --name=randread --rw=randread --random_distribution=zipf:1.2 --runtime=${READ_S} \$common || exit 1
