@@ -68,6 +68,11 @@ bool read_trace(std::unique_ptr<ByteSource> raw, const std::string &name,
             out->skipped++;
             continue;
         }
+        if (opt.max_requests && out->requests.size() >= opt.max_requests) {
+            *err = where(name, reader.line_number()) + "line: more than " +
+                   std::to_string(opt.max_requests) + " requests";
+            return false;
+        }
         out->requests.push_back(req);
     }
     if (out->requests.empty()) {

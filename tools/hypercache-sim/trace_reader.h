@@ -15,6 +15,9 @@ struct TraceOptions {
     Format format = Format::Auto;
     uint64_t page_size = 4096;  // for ARC .lis
     char blk_action = 'Q';
+    // Stop with an error past this many requests; 0 = no limit.  The
+    // fuzzers set it so a decompression bomb cannot exhaust memory.
+    uint64_t max_requests = 0;
 };
 
 struct Trace {
