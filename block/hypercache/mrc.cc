@@ -1,0 +1,126 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+#include "mrc.h"
+
+#include "util.h"
+
+namespace hypercache {
+
+namespace {
+uint64_t sample_hash(uint64_t block) {
+    return mix64(block ^ 0x2545f4914f6cdd1dULL) & (MrcEstimator::kHashRange - 1);
+}
+}  // namespace
+
+void MrcEstimator::fenwick_add(uint64_t t, int delta) {
+    for (uint64_t i = t - base_ + 1; i <= fenwick_.size(); i += i & -i) {
+        fenwick_[i - 1] += delta;
+    }
+}
+
+uint64_t MrcEstimator::fenwick_sum(uint64_t t) const {
+    int64_t s = 0;
+    for (uint64_t i = t - base_ + 1; i > 0; i -= i & -i) {
+        s += fenwick_[i - 1];
+    }
+    return uint64_t(s);
+}
+
+// Times grow without bound; when the tree is full, renumber the live marks
+// (one per tracked block) densely from zero.
+void MrcEstimator::compact() {
+    std::map<uint64_t, uint64_t *> order;
+    for (auto &[block, t] : last_) {
+        order.emplace(t, &t);
+    }
+    size_t n = std::max<size_t>(4 * kMaxTracked, 4 * order.size());
+    fenwick_.assign(n, 0);
+    base_ = 0;
+    uint64_t t = 0;
+    for (auto &[old, p] : order) {
+        *p = t;
+        fenwick_add(t, 1);
+        t++;
+    }
+    now_ = t;
+}
+
+uint64_t MrcEstimator::distance(uint64_t last_time) {
+    return fenwick_sum(now_ - 1) - fenwick_sum(last_time);
+}
+
+void MrcEstimator::record(uint64_t block) {
+    uint64_t h = sample_hash(block);
+    if (h >= threshold_) {
+        return;
+    }
+    std::lock_guard g(mu_);
+    if (h >= threshold_) {
+        return;
+    }
+    if (fenwick_.empty() || now_ - base_ >= fenwick_.size()) {
+        compact();
+    }
+    double scale = double(kHashRange) / double(threshold_);
+    total_ += 1;
+    auto it = last_.find(block);
+    if (it == last_.end()) {
+        cold_ += 1;
+        last_.emplace(block, now_);
+        by_hash_.emplace(h, block);
+    } else {
+        uint64_t d = distance(it->second);
+        // Bucket the scaled distance coarsely: 64 buckets per octave keep
+        // the histogram small at any scale.
+        uint64_t sd = uint64_t(double(d + 1) * scale);
+        unsigned lg = 63 - unsigned(__builtin_clzll(sd | 1));
+        uint64_t key = lg < 6 ? sd : (sd >> (lg - 6)) << (lg - 6);
+        hist_[key] += 1;
+        fenwick_add(it->second, -1);
+        it->second = now_;
+    }
+    fenwick_add(now_, 1);
+    now_++;
+    while (last_.size() > kMaxTracked) {
+        // Fixed-size SHARDS: lower the rate to drop the largest hash.
+        auto top = std::prev(by_hash_.end());
+        threshold_ = top->first;
+        auto lt = last_.find(top->second);
+        fenwick_add(lt->second, -1);
+        last_.erase(lt);
+        by_hash_.erase(top);
+    }
+}
+
+double MrcEstimator::hit_ratio(double blocks) {
+    std::lock_guard g(mu_);
+    if (total_ < 256) {
+        return -1;
+    }
+    double hits = 0;
+    for (auto &[d, w] : hist_) {
+        if (double(d) > blocks) {
+            break;
+        }
+        hits += w;
+    }
+    return hits / total_;
+}
+
+void MrcEstimator::reset() {
+    std::lock_guard g(mu_);
+    threshold_ = kHashRange;
+    now_ = base_ = 0;
+    last_.clear();
+    by_hash_.clear();
+    fenwick_.clear();
+    hist_.clear();
+    cold_ = total_ = 0;
+}
+
+size_t MrcEstimator::metadata_bytes() const {
+    // Bounded by kMaxTracked: map nodes, set nodes, tree, histogram.
+    return kMaxTracked * (48 + 48) + fenwick_.capacity() * 4 +
+           hist_.size() * 56;
+}
+
+}  // namespace hypercache

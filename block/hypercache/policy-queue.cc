@@ -1,0 +1,153 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+//
+// HC_POLICY_S3FIFO and HC_POLICY_FREQ: a small probation FIFO, a main FIFO
+// with second chances (CLOCK) and a ghost history of blocks evicted from
+// probation.  New blocks wait in the small queue; only those hit while there
+// (or remembered by the ghost) reach main, so a scan passes through without
+// flushing the hot set.  Hits only bump an atomic counter: no list moves, no
+// lock on the hit path.
+//
+// FREQ adds the tmaster's access-frequency sketch: a block the sketch has
+// seen often enters main directly, and main spares victims that the sketch
+// still rates as frequent.
+#include <algorithm>
+
+#include "ghost.h"
+#include "policy.h"
+#include "sketch.h"
+
+namespace hypercache {
+
+namespace {
+
+enum Queue : uint8_t { kSmall = 0, kMain = 1 };
+
+class QueuePolicy final : public EvictionPolicy {
+public:
+    QueuePolicy(uint32_t capacity, const QueueParams &p,
+                const FrequencyEstimator *freq)
+        : p_(p), freq_(freq) {
+        resize(capacity);
+    }
+
+    void insert(Tindx &tx, uint32_t e) override {
+        Entry &en = tx.at(e);
+        en.freq.store(0, std::memory_order_relaxed);
+        bool hot = ghost_.contains(en.block);
+        if (!hot && freq_ && p_.sketch_promote &&
+            freq_->estimate(en.block) >= p_.sketch_promote) {
+            hot = true;
+        }
+        en.queue = hot ? kMain : kSmall;
+        (hot ? main_ : small_).push_head(tx, e);
+    }
+
+    void touch(Tindx &tx, uint32_t e) override {
+        std::atomic<uint8_t> &f = tx.at(e).freq;
+        uint8_t v = f.load(std::memory_order_relaxed);
+        if (v < p_.max_freq) {
+            f.store(uint8_t(v + 1), std::memory_order_relaxed);
+        }
+    }
+
+    void remove(Tindx &tx, uint32_t e) override {
+        list(tx.at(e).queue).unlink(tx, e);
+    }
+
+    bool evict_one(Tindx &tx, EvictFn try_evict) override {
+        // Every entry is examined a bounded number of times: each visit
+        // either evicts, promotes, or lowers a counter; entries that cannot
+        // go (dirty, pinned) go round again until the budget runs out.
+        uint64_t budget =
+            uint64_t(small_.size() + main_.size()) * (p_.max_freq + 2) + 8;
+        while (budget-- > 0) {
+            if (small_.size() + main_.size() == 0) {
+                return false;
+            }
+            if (small_.size() > small_target_ || main_.size() == 0) {
+                if (evict_small(tx, try_evict)) {
+                    return true;
+                }
+            } else if (evict_main(tx, try_evict)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    void resize(uint32_t capacity) override {
+        capacity_ = capacity;
+        small_target_ = std::max<uint32_t>(
+            1, uint32_t(uint64_t(capacity) * p_.small_pct / 100));
+        ghost_.resize(uint32_t(uint64_t(capacity) * p_.ghost_pct / 100));
+    }
+
+    size_t metadata_bytes() const override {
+        return sizeof(*this) + ghost_.metadata_bytes();
+    }
+
+private:
+    EntryList &list(uint8_t q) { return q == kMain ? main_ : small_; }
+
+    // One step on the small queue's tail; true if something was evicted.
+    bool evict_small(Tindx &tx, EvictFn try_evict) {
+        uint32_t e = small_.tail();
+        Entry &en = tx.at(e);
+        small_.unlink(tx, e);
+        if (en.freq.load(std::memory_order_relaxed) >= p_.move_threshold) {
+            en.freq.store(0, std::memory_order_relaxed);
+            en.queue = kMain;
+            main_.push_head(tx, e);
+            return false;
+        }
+        uint64_t block = en.block;
+        if (try_evict(e)) {
+            ghost_.insert(block);
+            return true;
+        }
+        small_.push_head(tx, e);
+        return false;
+    }
+
+    bool evict_main(Tindx &tx, EvictFn try_evict) {
+        uint32_t e = main_.tail();
+        Entry &en = tx.at(e);
+        main_.unlink(tx, e);
+        uint8_t f = en.freq.load(std::memory_order_relaxed);
+        if (f > 0) {
+            en.freq.store(uint8_t(f - 1), std::memory_order_relaxed);
+            main_.push_head(tx, e);
+            return false;
+        }
+        if (freq_ && p_.sketch_promote && spared_ < main_.size() &&
+            freq_->estimate(en.block) >= p_.sketch_promote) {
+            spared_++;  // bounded: a full round of spares evicts anyway
+            main_.push_head(tx, e);
+            return false;
+        }
+        spared_ = 0;
+        if (try_evict(e)) {
+            return true;
+        }
+        main_.push_head(tx, e);
+        return false;
+    }
+
+    QueueParams p_;
+    const FrequencyEstimator *freq_;
+    uint32_t capacity_ = 0;
+    uint32_t small_target_ = 1;
+    uint32_t spared_ = 0;
+    EntryList small_, main_;
+    Ghost ghost_;
+};
+
+}  // namespace
+
+std::unique_ptr<EvictionPolicy> make_queue_policy(
+    uint32_t capacity, const QueueParams &params,
+    const FrequencyEstimator *freq) {
+    return std::make_unique<QueuePolicy>(capacity, params, freq);
+}
+
+}  // namespace hypercache

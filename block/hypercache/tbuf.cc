@@ -1,0 +1,122 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+#include "tbuf.h"
+
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdint>
+
+namespace hypercache {
+
+namespace {
+size_t page_size() {
+    static const size_t ps = size_t(sysconf(_SC_PAGESIZE));
+    return ps;
+}
+}  // namespace
+
+Tbuf::Tbuf(uint32_t block_size, uint32_t align)
+    : block_size_(block_size), align_(align) {}
+
+Tbuf::~Tbuf() {
+    for (Region &r : regions_) {
+        munmap(r.map, r.map_len);
+    }
+}
+
+bool Tbuf::add_region(uint32_t first, uint32_t count) {
+    // mmap is page aligned; ask for more when the caller wants coarser
+    // alignment (e.g. 2 MiB) and skip to the first aligned address.
+    size_t extra = align_ > page_size() ? align_ : 0;
+    size_t len = size_t(count) * block_size_ + extra;
+    void *map = mmap(nullptr, len, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (map == MAP_FAILED) {
+        return false;
+    }
+    uintptr_t a = reinterpret_cast<uintptr_t>(map);
+    uintptr_t aligned = (a + align_ - 1) & ~uintptr_t(align_ - 1);
+    regions_.push_back(Region{map, len, reinterpret_cast<uint8_t *>(aligned),
+                              first, count});
+    return true;
+}
+
+// Give the pages past the first @count slots back to the kernel.
+void Tbuf::trim_region(Region &r, uint32_t count) {
+    uintptr_t start = reinterpret_cast<uintptr_t>(r.map);
+    uintptr_t keep_end = reinterpret_cast<uintptr_t>(r.base) +
+                         size_t(count) * block_size_;
+    keep_end = (keep_end + page_size() - 1) & ~uintptr_t(page_size() - 1);
+    uintptr_t map_end = start + r.map_len;
+    if (keep_end < map_end) {
+        munmap(reinterpret_cast<void *>(keep_end), map_end - keep_end);
+        r.map_len = keep_end - start;
+    }
+    r.count = count;
+}
+
+bool Tbuf::resize(uint32_t nslots) {
+    if (nslots > nslots_) {
+        uint32_t old = nslots_;
+        try {
+            meta_.resize(nslots);
+            free_.reserve(nslots);
+        } catch (...) {
+            return false;
+        }
+        if (!add_region(old, nslots - old)) {
+            return false;
+        }
+        // Push in reverse so low slots are handed out first.
+        for (uint32_t s = nslots; s-- > old;) {
+            free_.push_back(s);
+        }
+        nslots_ = nslots;
+        return true;
+    }
+    if (nslots < nslots_) {
+        // The caller may have moved blocks by hand: trust the used marks.
+        free_.clear();
+        for (uint32_t s = nslots; s-- > 0;) {
+            if (!meta_[s].used) {
+                free_.push_back(s);
+            }
+        }
+        while (!regions_.empty() && regions_.back().first >= nslots) {
+            munmap(regions_.back().map, regions_.back().map_len);
+            regions_.pop_back();
+        }
+        if (!regions_.empty()) {
+            Region &r = regions_.back();
+            if (r.first + r.count > nslots) {
+                trim_region(r, nslots - r.first);
+            }
+        }
+        meta_.resize(nslots);
+        meta_.shrink_to_fit();
+        free_.shrink_to_fit();
+        nslots_ = nslots;
+    }
+    return true;
+}
+
+bool Tbuf::alloc(uint32_t *slot) {
+    if (free_.empty()) {
+        return false;
+    }
+    *slot = free_.back();
+    free_.pop_back();
+    meta_[*slot].used = true;
+    return true;
+}
+
+void Tbuf::release(uint32_t slot) {
+    SlotMeta &m = meta_[slot];
+    m.used = false;
+    m.orphan = false;
+    m.pins = 0;
+    free_.push_back(slot);
+}
+
+}  // namespace hypercache

@@ -1,0 +1,413 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+//
+// tmaster: construction, slots and entries, eviction, reconfiguration and
+// statistics.  The data paths live in read.cc, write.cc, writeback.cc and
+// invalidate.cc.
+#include "tmaster.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+#include "iov.h"
+
+using namespace hypercache;
+
+namespace {
+
+uint32_t log2u(uint32_t x) { return 31 - uint32_t(__builtin_clz(x)); }
+
+// The FREQ policy's tuning, chosen by replaying the traces (docs/core.md).
+QueueParams freq_params() {
+    QueueParams p;
+    p.small_pct = 10;
+    p.move_threshold = 1;
+    p.ghost_pct = 90;
+    p.sketch_promote = 0;
+    return p;
+}
+
+// S3-FIFO as published (Yang et al., SOSP'23).
+QueueParams s3fifo_params() {
+    QueueParams p;
+    p.small_pct = 10;
+    p.move_threshold = 1;
+    p.ghost_pct = 90;
+    return p;
+}
+
+}  // namespace
+
+hc_cache::hc_cache(const hc_config &c, uint32_t shards)
+    : block_size(c.block_size),
+      shift(log2u(c.block_size)),
+      cfg(c),
+      tindx(shards),
+      tbuf(c.block_size, std::max<uint32_t>(c.buf_align, 512)),
+      mode(c.mode),
+      max_merge(c.max_merge),
+      seq_cutoff(c.seq_cutoff) {}
+
+void hc_cache::init() {
+    uint32_t n = uint32_t(cfg.size / block_size);
+    if (!tbuf.resize(n)) {
+        throw std::bad_alloc();
+    }
+    tindx.reserve(n);
+    sketch = std::make_unique<CountMinSketch>(n);
+    make_policy();
+    capacity_slots = n;
+    meta_static = metadata_bytes();
+}
+
+void hc_cache::make_policy() {
+    uint32_t n = tbuf.nslots();
+    switch (cfg.policy) {
+    case HC_POLICY_LRU:
+        policy = make_lru_policy(n);
+        break;
+    case HC_POLICY_S3FIFO:
+        policy = make_queue_policy(n, s3fifo_params(), nullptr);
+        break;
+    default:
+        policy = make_queue_policy(n, freq_params(), sketch.get());
+        break;
+    }
+}
+
+// The paper's admission rule: a block enters HB once its access frequency
+// reaches the threshold.  LRU and S3-FIFO are kept textbook (admit all) so
+// they stay comparable with published figures.
+bool hc_cache::admit(uint64_t block) const {
+    if (cfg.policy != HC_POLICY_FREQ || cfg.admit_threshold <= 1) {
+        return true;
+    }
+    return sketch->estimate(block) >= cfg.admit_threshold;
+}
+
+bool hc_cache::try_evict(uint32_t e) {
+    Entry &en = tindx.at(e);
+    Tindx::Shard &sh = tindx.shard_of(en.block);
+    std::unique_lock lk(sh.mu, std::defer_lock);
+    if (!all_locked) {
+        lk.lock();
+    }
+    if (en.state != kClean || tbuf.meta(en.slot).pins != 0) {
+        return false;
+    }
+    tindx.unlink(sh, e);
+    tbuf.release(en.slot);
+    en.slot = kNil;
+    clean_blocks.fetch_sub(1, std::memory_order_relaxed);
+    st.add(st.evictions);
+    return true;
+}
+
+uint32_t hc_cache::alloc_slot() {
+    uint32_t slot;
+    while (!tbuf.alloc(&slot)) {
+        uint32_t victim = kNil;
+        auto fn = [&](uint32_t e) {
+            if (try_evict(e)) {
+                victim = e;
+                return true;
+            }
+            return false;
+        };
+        if (!policy->evict_one(tindx, EvictFn(fn))) {
+            return kNil;
+        }
+        tindx.free_entry(victim);
+    }
+    return slot;
+}
+
+uint32_t hc_cache::insert(uint64_t block, uint32_t slot, uint8_t state) {
+    uint32_t e = tindx.alloc_entry();  // never fails: entries >= slots
+    Entry &en = tindx.at(e);
+    Tindx::Shard &sh = tindx.shard_of(block);
+    {
+        std::lock_guard g(sh.mu);
+        en.block = block;
+        en.slot = slot;
+        en.state = state;
+        tindx.link(sh, e);
+    }
+    policy->insert(tindx, e);
+    (state & kDirty ? dirty_blocks : clean_blocks)
+        .fetch_add(1, std::memory_order_relaxed);
+    return e;
+}
+
+void hc_cache::drop_locked(Tindx::Shard &sh, uint32_t e) {
+    Entry &en = tindx.at(e);
+    tindx.unlink(sh, e);
+    policy->remove(tindx, e);
+    SlotMeta &m = tbuf.meta(en.slot);
+    if (m.pins != 0) {
+        m.orphan = true;  // the last hc_read_end frees it
+    } else {
+        tbuf.release(en.slot);
+    }
+    if (en.state & kDirty) {
+        dirty.clear(en.block);
+        dirty_blocks.fetch_sub(1, std::memory_order_relaxed);
+    } else {
+        clean_blocks.fetch_sub(1, std::memory_order_relaxed);
+    }
+    gens.bump(en.block);
+    tindx.free_entry(e);
+}
+
+void hc_cache::drop(uint32_t e) {
+    Tindx::Shard &sh = tindx.shard_of(tindx.at(e).block);
+    std::unique_lock lk(sh.mu, std::defer_lock);
+    if (!all_locked) {
+        lk.lock();
+    }
+    drop_locked(sh, e);
+}
+
+bool hc_cache::update_block(uint32_t e, uint32_t dst_off, uint32_t n,
+                            const IovCursor *src, uint64_t src_pos,
+                            uint32_t *spare) {
+    Entry &en = tindx.at(e);
+    Tindx::Shard &sh = tindx.shard_of(en.block);
+    for (;;) {
+        std::unique_lock lk(sh.mu);
+        uint32_t slot = en.slot;
+        if (tbuf.meta(slot).pins != 0) {
+            // A reader holds a pointer into this slot: never scribble on
+            // it.  Copy the block to a fresh slot and leave the old one to
+            // be freed by the last hc_read_end.
+            if (*spare == kNil) {
+                lk.unlock();
+                *spare = alloc_slot();
+                if (*spare == kNil) {
+                    return false;
+                }
+                continue;  // pins may have dropped meanwhile
+            }
+            uint32_t fresh = *spare;
+            *spare = kNil;
+            memcpy(tbuf.ptr(fresh), tbuf.ptr(slot), block_size);
+            tbuf.meta(slot).orphan = true;
+            en.slot = slot = fresh;
+        }
+        uint8_t *dst = tbuf.ptr(slot) + dst_off;
+        if (src) {
+            src->copy_to(dst, src_pos, n);
+        } else {
+            memset(dst, 0, n);
+        }
+        gens.bump(en.block);
+        return true;
+    }
+}
+
+int hc_cache::shrink_to(uint32_t n) {
+    // Everything that must stay (dirty, busy, pinned) has to fit, and what
+    // sits in the slots being given up must be movable.
+    uint64_t keep = 0;
+    for (uint32_t s = 0; s < tbuf.nslots(); s++) {
+        const SlotMeta &m = tbuf.meta(s);
+        if (m.used && (m.orphan || m.pins) && s >= n) {
+            return -EBUSY;
+        }
+        keep += m.used && m.orphan;
+    }
+    for (uint32_t e = 0; e < tindx.capacity(); e++) {
+        const Entry &en = tindx.at(e);
+        if (en.slot == kNil) {
+            continue;
+        }
+        if (en.state != kClean || tbuf.meta(en.slot).pins) {
+            keep++;
+            if (en.slot >= n && (en.state & kBusy)) {
+                return -EBUSY;  // its memory is out at the child
+            }
+        }
+    }
+    if (keep > n) {
+        return -EBUSY;
+    }
+    while (tbuf.used_count() > n) {
+        uint32_t victim = kNil;
+        auto fn = [&](uint32_t e) {
+            if (try_evict(e)) {
+                victim = e;
+                return true;
+            }
+            return false;
+        };
+        if (!policy->evict_one(tindx, EvictFn(fn))) {
+            return -EBUSY;
+        }
+        tindx.free_entry(victim);
+    }
+    // Move survivors out of the tail into free slots below @n.
+    std::vector<uint32_t> low;
+    for (uint32_t s = 0; s < n; s++) {
+        if (!tbuf.meta(s).used) {
+            low.push_back(s);
+        }
+    }
+    for (uint32_t e = 0; e < tindx.capacity(); e++) {
+        Entry &en = tindx.at(e);
+        if (en.slot == kNil || en.slot < n) {
+            continue;
+        }
+        uint32_t to = low.back();
+        low.pop_back();
+        memcpy(tbuf.ptr(to), tbuf.ptr(en.slot), block_size);
+        tbuf.meta(to).used = true;
+        tbuf.meta(en.slot).used = false;
+        en.slot = to;
+    }
+    return tbuf.resize(n) ? 0 : -ENOMEM;
+}
+
+int hc_cache::reconfigure(const hc_config &nc, char *err, size_t errlen) {
+    int r = hc_config_validate(&nc, err, errlen);
+    if (r < 0) {
+        return r;
+    }
+    std::lock_guard g(mu);
+    if (nc.block_size != cfg.block_size || nc.buf_align != cfg.buf_align) {
+        snprintf(err, errlen, "%s cannot change at run time",
+                 nc.block_size != cfg.block_size ? "block-size"
+                                                 : "buf-align");
+        return -EINVAL;
+    }
+    if (nc.shards != cfg.shards) {
+        snprintf(err, errlen, "shards cannot change at run time");
+        return -EINVAL;
+    }
+    tindx.lock_all();
+    all_locked = true;
+    struct Unlock {
+        hc_cache *c;
+        ~Unlock() {
+            c->all_locked = false;
+            c->tindx.unlock_all();
+        }
+    } unlock{this};
+
+    uint32_t n = uint32_t(nc.size / block_size);
+    uint32_t old = tbuf.nslots();
+    if (n < old) {
+        r = shrink_to(n);
+        if (r < 0) {
+            snprintf(err, errlen,
+                     "size %llu cannot hold the dirty and in-use data now; "
+                     "write back and retry",
+                     (unsigned long long)nc.size);
+            return r;
+        }
+    } else if (n > old) {
+        tindx.reserve(n);
+        if (!tbuf.resize(n)) {
+            snprintf(err, errlen, "cannot allocate %llu bytes of cache",
+                     (unsigned long long)nc.size);
+            return -ENOMEM;
+        }
+    }
+
+    bool policy_changed = nc.policy != cfg.policy;
+    cfg = nc;
+    if (n != old) {
+        sketch->resize(n);
+    }
+    if (policy_changed) {
+        make_policy();
+        for (uint32_t e = 0; e < tindx.capacity(); e++) {
+            if (tindx.at(e).slot != kNil) {
+                policy->insert(tindx, e);
+            }
+        }
+    } else if (n != old) {
+        policy->resize(n);
+    }
+    if (nc.mode == HC_MODE_NONE) {
+        // "Cache nothing": keep only what is not yet on the child.
+        for (uint32_t e = 0; e < tindx.capacity(); e++) {
+            const Entry &en = tindx.at(e);
+            if (en.slot != kNil && en.state == kClean) {
+                drop(e);
+            }
+        }
+    }
+    capacity_slots = n;
+    mode = nc.mode;
+    max_merge = nc.max_merge;
+    seq_cutoff = nc.seq_cutoff;
+    meta_static = metadata_bytes();
+    return 0;
+}
+
+void hc_cache::get_config(hc_config *out) {
+    std::lock_guard g(mu);
+    *out = cfg;
+}
+
+uint64_t hc_cache::metadata_bytes() const {
+    return tindx.metadata_bytes() + tbuf.metadata_bytes() +
+           sketch->metadata_bytes() + policy->metadata_bytes() +
+           sizeof(GenTable) + sizeof(MrcEstimator) + mrc.metadata_bytes() +
+           sizeof(*this);
+}
+
+void hc_cache::get_stats(hc_stats *s) {
+    auto ld = [](const std::atomic<uint64_t> &a) {
+        return a.load(std::memory_order_relaxed);
+    };
+    *s = hc_stats{};
+    s->read_requests = ld(st.read_requests);
+    s->read_bytes = ld(st.read_bytes);
+    s->write_requests = ld(st.write_requests);
+    s->write_bytes = ld(st.write_bytes);
+    s->full_hits = ld(st.full_hits);
+    s->partial_hits = ld(st.partial_hits);
+    s->misses = ld(st.misses);
+    s->hit_blocks = ld(st.hit_blocks);
+    s->miss_blocks = ld(st.miss_blocks);
+    s->admissions = ld(st.admissions);
+    s->rejections = ld(st.rejections);
+    s->evictions = ld(st.evictions);
+    s->bypassed = ld(st.bypassed);
+    s->writeback_requests = ld(st.writeback_requests);
+    s->writeback_bytes = ld(st.writeback_bytes);
+    s->writeback_blocks_written = ld(st.writeback_blocks_written);
+    s->writeback_errors = ld(st.writeback_errors);
+    s->write_errors = ld(st.write_errors);
+    s->read_errors = ld(st.read_errors);
+    uint64_t dirty_n = ld(dirty_blocks), clean_n = ld(clean_blocks);
+    s->dirty_bytes = dirty_n * block_size;
+    s->wb_bytes = dirty_n * block_size;
+    s->hb_bytes = clean_n * block_size;
+    s->cached_blocks = dirty_n + clean_n;
+    s->capacity_bytes = uint64_t(capacity_slots.load(std::memory_order_relaxed)) * block_size;
+    // Dirty map nodes come and go with the data; the rest is fixed.
+    s->metadata_bytes = ld(meta_static) + dirty_n * 88;
+}
+
+void hc_cache::reset_stats() {
+    for (auto *c : {&st.read_requests, &st.read_bytes, &st.write_requests,
+                    &st.write_bytes, &st.full_hits, &st.partial_hits,
+                    &st.misses, &st.hit_blocks, &st.miss_blocks,
+                    &st.admissions, &st.rejections, &st.evictions,
+                    &st.bypassed, &st.writeback_requests,
+                    &st.writeback_bytes, &st.writeback_blocks_written,
+                    &st.writeback_errors, &st.write_errors,
+                    &st.read_errors}) {
+        c->store(0, std::memory_order_relaxed);
+    }
+}
+
+double hc_cache::mrc_hit_ratio(double factor) {
+    if (!(factor > 0)) {
+        return -1;
+    }
+    return mrc.hit_ratio(factor * double(capacity_slots.load()));
+}

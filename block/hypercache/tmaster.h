@@ -1,0 +1,187 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+//
+// tmaster, the master table: one per cache.  It owns the configuration,
+// tindx, tbuf, the policy pieces, dirty bookkeeping and statistics, and
+// implements the operations behind the C API (api.cc only adds the
+// exception boundary).
+//
+// Locking, outermost first:
+//   mu           every change of the index, slots, states, policy queues
+//                and dirty data (writes, fills, write-back, invalidation,
+//                reconfiguration);
+//   shard locks  the index chains and entries' slots and the slots' pin
+//                counts; the read hit path takes only these, one at a time;
+//   policy lock  LRU's list on the hit path (innermost, held briefly).
+// Only a thread holding mu may hold two shard locks, and reconfigure holds
+// all of them.  Statistics are relaxed atomics, readable at any time.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "block/hypercache-core.h"
+#include "dirty.h"
+#include "mrc.h"
+#include "policy.h"
+#include "seqcutoff.h"
+#include "sketch.h"
+#include "tbuf.h"
+#include "tindx.h"
+
+struct IovCursor;
+
+namespace hypercache {
+
+// Per-block write generations for blocks whether cached or not, hashed into
+// a fixed table: a fill compares the generation it saw at plan time, so a
+// write or invalidation in between (or a write-through still in flight)
+// keeps stale child data out.  A hash collision only drops a fill.
+class GenTable {
+public:
+    static constexpr uint32_t kSize = 4096;
+    uint64_t snapshot(uint64_t block) const {
+        return (uint64_t(epoch_.load(std::memory_order_acquire)) << 32) |
+               gen_[index(block)].load(std::memory_order_acquire);
+    }
+    bool unchanged(uint64_t block, uint64_t snap) const {
+        return inflight_[index(block)].load(std::memory_order_acquire) == 0 &&
+               snapshot(block) == snap;
+    }
+    void bump(uint64_t block) {
+        gen_[index(block)].fetch_add(1, std::memory_order_acq_rel);
+    }
+    void bump_all() { epoch_.fetch_add(1, std::memory_order_acq_rel); }
+    void begin_write(uint64_t block) {
+        inflight_[index(block)].fetch_add(1, std::memory_order_acq_rel);
+        bump(block);
+    }
+    void end_write(uint64_t block) {
+        bump(block);
+        inflight_[index(block)].fetch_sub(1, std::memory_order_acq_rel);
+    }
+
+private:
+    static uint32_t index(uint64_t block) {
+        return uint32_t(mix64(block) >> 20) & (kSize - 1);
+    }
+    std::atomic<uint32_t> epoch_{0};
+    std::atomic<uint32_t> gen_[kSize] = {};
+    std::atomic<uint32_t> inflight_[kSize] = {};
+};
+
+struct Counters {
+    using C = std::atomic<uint64_t>;
+    C read_requests{0}, read_bytes{0}, write_requests{0}, write_bytes{0};
+    C full_hits{0}, partial_hits{0}, misses{0}, hit_blocks{0}, miss_blocks{0};
+    C admissions{0}, rejections{0}, evictions{0}, bypassed{0};
+    C writeback_requests{0}, writeback_bytes{0}, writeback_blocks_written{0};
+    C writeback_errors{0}, write_errors{0}, read_errors{0};
+    void add(C &c, uint64_t n = 1) { c.fetch_add(n, std::memory_order_relaxed); }
+};
+
+}  // namespace hypercache
+
+struct hc_read_plan {
+    struct Miss {
+        uint64_t first_block = 0;
+        uint32_t nblocks = 0;
+        uint32_t gen_base = 0;  // index of its first block in gens
+    };
+    std::vector<hc_read_seg> segs;
+    std::vector<Miss> miss;  // parallel to segs (unused for hits)
+    std::vector<uint64_t> gens;
+    std::vector<std::pair<uint64_t, uint32_t>> pins;  // (block, slot)
+    bool bypass = false;
+};
+
+struct hc_write_ticket {
+    struct Block {
+        uint64_t block;
+        uint32_t entry;  // kNil: not cached, counted in the GenTable
+        bool full;       // the write covered the whole block
+    };
+    std::vector<Block> blocks;
+};
+
+struct hc_extent_impl : hc_extent {  // the C API hands out the base
+    std::vector<iovec> iovs;
+    uint64_t first_block;
+    uint32_t nblocks;
+};
+
+struct hc_cache {
+    hc_cache(const hc_config &cfg, uint32_t shards);
+
+    // Operations behind the C API; they may throw std::bad_alloc, which
+    // api.cc turns into -ENOMEM.
+    void init();
+    int reconfigure(const hc_config &cfg, char *err, size_t errlen);
+    int read_begin(uint64_t offset, uint64_t len, hc_read_plan **plan);
+    void read_fill(hc_read_plan *plan, size_t i, const void *buf);
+    void read_end(hc_read_plan *plan);
+    int write_begin(uint64_t offset, uint64_t len, const iovec *iov,
+                    int iovcnt, size_t skip, unsigned flags,
+                    hc_write_ticket **ticket);
+    void write_end(hc_write_ticket *ticket, int ret);
+    uint64_t dirty_seq();
+    int writeback_wanted(uint64_t now);
+    int writeback_next(hc_wb_reason why, uint64_t upto, uint64_t now,
+                       hc_extent **ext);
+    void writeback_done(hc_extent *ext, int ret);
+    uint64_t dirty_pending(uint64_t upto);
+    int invalidate(uint64_t offset, uint64_t len, unsigned flags);
+    bool range_dirty(uint64_t offset, uint64_t len, uint64_t *pnum);
+    void get_stats(hc_stats *st);
+    void reset_stats();
+    double mrc_hit_ratio(double factor);
+    void get_config(hc_config *cfg);
+
+    // ---- internals (callers hold mu unless noted) ----
+    uint32_t alloc_slot();               // evicts if needed; kNil if full
+    bool try_evict(uint32_t e);          // the EvictFn of the policy
+    void drop(uint32_t e);               // takes the shard lock itself
+    void finish(hc_write_ticket *t, int ret);
+    void drop_locked(hypercache::Tindx::Shard &sh, uint32_t e);
+    uint32_t insert(uint64_t block, uint32_t slot, uint8_t state);
+    bool admit(uint64_t block) const;
+    void make_policy();
+    int shrink_to(uint32_t nslots);
+    // Copy @n bytes at @dst_off of block entry @e from the write's data at
+    // @src_pos, or zero them when @src is null; copies the block to a fresh
+    // slot first when a reader has the old one pinned.  False if no slot
+    // could be had for that copy.
+    bool update_block(uint32_t e, uint32_t dst_off, uint32_t n,
+                      const IovCursor *src, uint64_t src_pos,
+                      uint32_t *spare);
+    uint64_t metadata_bytes() const;
+
+    const uint32_t block_size;
+    const uint32_t shift;
+    hc_config cfg;  // mu
+
+    std::mutex mu;
+    hypercache::Tindx tindx;
+    hypercache::Tbuf tbuf;
+    std::unique_ptr<hypercache::CountMinSketch> sketch;
+    std::unique_ptr<hypercache::EvictionPolicy> policy;
+    hypercache::DirtyTracker dirty;
+    hypercache::GenTable gens;
+    hypercache::SeqDetector seq;
+    hypercache::MrcEstimator mrc;
+    bool all_locked = false;  // reconfigure holds every shard lock
+    uint64_t dirty_seq_ = 0;
+    uint64_t wb_cursor = 0;
+
+    // Hot copies of mutable options, read without mu.
+    std::atomic<int> mode;
+    std::atomic<uint64_t> max_merge, seq_cutoff;
+
+    // Occupancy gauges (written under mu, read anywhere).
+    std::atomic<uint64_t> clean_blocks{0}, dirty_blocks{0}, wb_busy_blocks{0};
+    std::atomic<uint64_t> meta_static{0};
+    std::atomic<uint32_t> capacity_slots{0};
+    hypercache::Counters st;
+};

@@ -1,0 +1,151 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+//
+// hC-Writeback: hand out dirty blocks of WB in offset order, merged into
+// contiguous extents (iovecs straight into WB, no copy), and settle them
+// when the child has them.  When and how much is the glue's call, guided by
+// hc_writeback_wanted().
+#include <cerrno>
+
+#include "tmaster.h"
+
+using namespace hypercache;
+
+uint64_t hc_cache::dirty_seq() {
+    std::lock_guard g(mu);
+    return dirty_seq_;
+}
+
+int hc_cache::writeback_wanted(uint64_t now) {
+    std::lock_guard g(mu);
+    dirty.checkpoint(dirty_seq_, now);
+    uint64_t idle = dirty_blocks.load() - wb_busy_blocks.load();
+    if (idle == 0) {
+        return -1;
+    }
+    if (dirty_blocks.load() * 100 > uint64_t(tbuf.nslots()) * cfg.dirty_high_pct) {
+        return HC_WB_WATERMARK;
+    }
+    if (cfg.max_dirty_age_ns &&
+        dirty.oldest_older_than(now, cfg.max_dirty_age_ns)) {
+        return HC_WB_AGE;
+    }
+    return -1;
+}
+
+int hc_cache::writeback_next(hc_wb_reason why, uint64_t upto, uint64_t now,
+                             hc_extent **out) {
+    *out = nullptr;
+    std::lock_guard g(mu);
+    dirty.checkpoint(dirty_seq_, now);
+    uint64_t limit;
+    switch (why) {
+    case HC_WB_FLUSH:
+        limit = upto;
+        break;
+    case HC_WB_WATERMARK: {
+        uint64_t idle = dirty_blocks.load() - wb_busy_blocks.load();
+        if (idle * 100 <= uint64_t(tbuf.nslots()) * cfg.dirty_low_pct) {
+            return 0;
+        }
+        limit = UINT64_MAX;
+        break;
+    }
+    case HC_WB_AGE:
+        if (!cfg.max_dirty_age_ns) {
+            return 0;
+        }
+        limit = dirty.seq_older_than(now, cfg.max_dirty_age_ns);
+        break;
+    default:
+        return -EINVAL;
+    }
+
+    // Continue from where the last extent ended (an elevator sweep), so a
+    // flush walks the disk once instead of rescanning written-out ranges.
+    DirtyTracker::Map &map = dirty.blocks();
+    auto eligible = [&](const DirtyTracker::Map::value_type &kv) {
+        return kv.second.seq <= limit &&
+               !(tindx.at(kv.second.entry).state & kBusy);
+    };
+    auto it = map.lower_bound(wb_cursor);
+    while (it != map.end() && !eligible(*it)) {
+        ++it;
+    }
+    if (it == map.end()) {
+        it = map.begin();
+        while (it != map.end() && it->first < wb_cursor && !eligible(*it)) {
+            ++it;
+        }
+        if (it == map.end() || it->first >= wb_cursor) {
+            return 0;
+        }
+    }
+
+    auto ext = std::make_unique<hc_extent_impl>();
+    // Neighbours join whatever their age: writing them now costs nothing
+    // extra.  IOV_MAX (1024) bounds an extent even when slots are scattered.
+    uint64_t max_blocks =
+        std::min<uint64_t>(std::max<uint64_t>(max_merge.load() >> shift, 1),
+                           1024);
+    uint64_t first = it->first;
+    uint32_t n = 0;
+    for (; it != map.end() && it->first == first + n && n < max_blocks; ++it) {
+        Entry &en = tindx.at(it->second.entry);
+        if (en.state & kBusy) {
+            break;
+        }
+        en.state |= kWriteback;
+        const uint8_t *p = tbuf.ptr(en.slot);
+        if (!ext->iovs.empty() &&
+            static_cast<uint8_t *>(ext->iovs.back().iov_base) +
+                    ext->iovs.back().iov_len == p) {
+            ext->iovs.back().iov_len += block_size;
+        } else {
+            ext->iovs.push_back(iovec{const_cast<uint8_t *>(p), block_size});
+        }
+        n++;
+    }
+    wb_busy_blocks.fetch_add(n, std::memory_order_relaxed);
+    wb_cursor = first + n;
+    ext->first_block = first;
+    ext->nblocks = n;
+    ext->offset = first << shift;
+    ext->len = uint64_t(n) << shift;
+    ext->iov = ext->iovs.data();
+    ext->iovcnt = int(ext->iovs.size());
+    *out = ext.release();
+    return 1;
+}
+
+void hc_cache::writeback_done(hc_extent *pub, int ret) {
+    auto *ext = static_cast<hc_extent_impl *>(pub);
+    {
+        std::lock_guard g(mu);
+        DirtyTracker::Map &map = dirty.blocks();
+        for (uint32_t i = 0; i < ext->nblocks; i++) {
+            uint64_t b = ext->first_block + i;
+            auto it = map.find(b);
+            Entry &en = tindx.at(it->second.entry);
+            en.state &= uint8_t(~kWriteback);
+            if (ret >= 0) {
+                en.state &= uint8_t(~kDirty);
+                dirty.clear(b);
+                dirty_blocks.fetch_sub(1, std::memory_order_relaxed);
+                clean_blocks.fetch_add(1, std::memory_order_relaxed);
+            }
+        }
+        wb_busy_blocks.fetch_sub(ext->nblocks, std::memory_order_relaxed);
+    }
+    if (ret >= 0) {
+        st.add(st.writeback_requests);
+        st.add(st.writeback_bytes, ext->len);
+    } else {
+        st.add(st.writeback_errors);
+    }
+    delete ext;
+}
+
+uint64_t hc_cache::dirty_pending(uint64_t upto) {
+    std::lock_guard g(mu);
+    return dirty.pending(upto);
+}
