@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-or-later
+# shellcheck source-path=SCRIPTDIR
 #
 # demo.sh: the README's demo.  Boots a small Linux guest under TCG on a 1 GiB
 # raw disk behind a 256 MiB hypercache node, runs fio in the guest (4 KiB
@@ -16,6 +17,7 @@
 set -euo pipefail
 
 HC_LOG_TAG=demo
+# shellcheck source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 CACHE_SIZE=${HC_DEMO_CACHE_SIZE:-256M}

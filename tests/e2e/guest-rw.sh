@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-or-later
+# shellcheck source-path=SCRIPTDIR
 #
 # guest-rw.sh: data written by a guest through the disk stack is on the
 # image, and reads back intact in a second boot.
@@ -19,6 +20,7 @@
 set -euo pipefail
 
 HC_LOG_TAG=guest-rw
+# shellcheck source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 DISK_MIB=256

@@ -152,6 +152,7 @@ hc_disk_args() {
         hc_die "HC_DEMO_DRIVER=$HC_DRIVER: use hypercache or none" ;;
     esac
     HC_DISK_ARGS+=(-device "virtio-blk-pci,drive=$HC_TOP_NODE,id=vd0")
+    # shellcheck disable=SC2034 # read by the scripts that source this
     HC_AIO_USED=$aio
 }
 
@@ -214,7 +215,7 @@ hc_boot() {
     printf '%q ' "${cmd[@]}" > "$dir/$name.cmdline"
 
     hc_log "$name: booting (${HC_ACCEL:-tcg}, limit ${t}s)"
-    local t0=$SECONDS timed_out=0 st i
+    local t0=$SECONDS timed_out=0 st
     "${cmd[@]}" > "$dir/$name.qemu.log" 2>&1 &
     HC_QEMU_PID=$!
     HC_SEEN=0
@@ -223,7 +224,7 @@ hc_boot() {
         if [ -n "$hook" ] && [ -f "$log" ] &&
             tr -d '\r' < "$log" | grep -qE '^===HC-RESULT-END|Kernel panic'; then
             # Wait for the guest's poweroff to land, so its I/O is complete.
-            for i in $(seq 1 60); do
+            for _ in $(seq 1 60); do
                 st=$(hc_qmp "$qmp" --status 2>/dev/null || true)
                 [ "$st" = shutdown ] || [ "$st" = guest-panicked ] && break
                 sleep 0.5
