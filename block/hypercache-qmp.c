@@ -11,6 +11,8 @@
 
 #include "qemu/osdep.h"
 
+#include "block/block-global-state.h"
+#include "block/block-io.h"
 #include "block/block_int.h"
 #include "block/hypercache-core.h"
 #include "qapi/error.h"

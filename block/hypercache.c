@@ -27,6 +27,7 @@
 #include "qemu/coroutine.h"
 #include "qemu/error-report.h"
 #include "qemu/main-loop.h"
+#include "qemu/memalign.h"
 #include "qemu/module.h"
 #include "qemu/option.h"
 #include "qemu/timer.h"

@@ -159,12 +159,24 @@ hc_ninja() {
     echo "built: ${HC_TARGETS[*]}"
 }
 
+# Debian's QEMU source has no firmware blobs: give the build tree's
+# binaries Debian's SeaBIOS and option ROMs, where they look for data.
+hc_firmware() {
+    local dir=$QEMU_BUILD/qemu-bundle/usr/local/share/qemu f
+    mkdir -p "$dir"
+    for f in /usr/share/seabios/*.bin /usr/share/qemu/*.bin /usr/share/qemu/*.rom; do
+        [ -e "$f" ] || continue
+        [ -e "$dir/$(basename "$f")" ] || ln -sf "$f" "$dir/$(basename "$f")"
+    done
+}
+
 hc_build() {
     hc_install_deps
     hc_fetch_qemu
     hc_graft
     hc_configure
     hc_ninja
+    hc_firmware
     hc_env_export
 }
 
