@@ -74,11 +74,17 @@ bool run_io_cached(const std::vector<Request> &reqs, const Options &opt,
                    std::string *err) {
     res->policy = hc_policy_name(run.policy);
     res->size_blocks = run.blocks;
+    RunResult dry = *wb;
+    auto t0 = std::chrono::steady_clock::now();
+    if (!run_core_writeback(reqs, opt.reads_only, run, nullptr, &dry, err)) {
+        return false;
+    }
+    res->core_only_s = seconds_since(t0);
     auto io = open_uring_sink(opt.io_file, opt.io_size, opt.io_depth, err);
     if (!io) {
         return false;
     }
-    auto t0 = std::chrono::steady_clock::now();
+    t0 = std::chrono::steady_clock::now();
     if (!run_core_writeback(reqs, opt.reads_only, run, io.get(), wb, err) ||
         !sync_uring_sink(io.get(), err)) {
         return false;

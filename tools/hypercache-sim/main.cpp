@@ -157,8 +157,11 @@ int simulate(const Options &o, const Selection &sel,
             run.seq_cutoff = o.seq_cutoff;
             RunResult res;
             res.size_label = s.text;
-            if (!run_core_count(w, run, factors, exact, &res, &rep->mrc,
-                                &err)) {
+            // The estimate sees the access stream, not the policy's choices,
+            // so one policy's answers are enough to check it.
+            std::vector<double> none;
+            const auto &f = p == sel.core.front() ? factors : none;
+            if (!run_core_count(w, run, f, exact, &res, &rep->mrc, &err)) {
                 std::fprintf(stderr, "hypercache-sim: %s, %s at %s: %s\n",
                              path.c_str(), hc_policy_name(p), s.text.c_str(),
                              err.c_str());

@@ -98,7 +98,7 @@ void print_usage(const char *argv0) {
         "      --seq-cutoff BYTES  override the core's sequential cutoff (0 = "
         "off)\n"
         "      --mrc-factors LIST  size factors the MRC estimate is checked at "
-        "(0.25,0.5,2,4)\n"
+        "(0.25,0.5,1,2,4)\n"
         "      --json              JSON instead of a table\n"
         "      --plot FILE.png     miss-ratio curve (needs "
         "python3-matplotlib)\n"

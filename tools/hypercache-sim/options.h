@@ -31,7 +31,7 @@ struct Options {
     uint64_t io_size = 256ull << 20;
     uint32_t io_depth = 32;
     uint64_t io_limit = 0;  // requests replayed with --io; 0 = all
-    std::string mrc_factors = "0.25,0.5,2,4";
+    std::string mrc_factors = "0.25,0.5,1,2,4";
 };
 
 enum class ParseResult { Ok, Help, Error };

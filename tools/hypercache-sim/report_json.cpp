@@ -110,7 +110,7 @@ std::string report_json(const Report &r) {
             j.field("bypassed", x.bypassed);
             j.field("metadata_bytes", x.metadata_bytes);
         }
-        if (x.mode == "writeback") {
+        if (x.mode != "count") {
             j.field("guest_write_blocks", x.guest_write_blocks);
             j.field("child_write_blocks", x.child_write_blocks);
             j.field("writeback_requests", x.writeback_requests);
@@ -151,6 +151,7 @@ std::string report_json(const Report &r) {
         j.field("cached_ios", x.cached_ios);
         j.field("cached_bytes", x.cached_bytes);
         j.field("cached_seconds", x.cached_s);
+        j.field("core_only_seconds", x.core_only_s);
         j.field("saved_seconds", x.baseline_s - x.cached_s);
         j.close('}');
     }

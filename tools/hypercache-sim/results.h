@@ -49,6 +49,9 @@ struct IoResult {
     double baseline_s = 0;  // every request to the file
     uint64_t cached_ios = 0, cached_bytes = 0;
     double cached_s = 0;  // misses and write-backs only
+    // The same replay without I/O: the core's own CPU time, which the
+    // cached wall time includes.
+    double core_only_s = 0;
 };
 
 struct Report {
