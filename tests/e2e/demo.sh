@@ -76,7 +76,7 @@ demo_stats() {
         echo "(HC_DEMO_DRIVER=none: no hypercache node)" > "$HC_RUN_DIR/hcstats.txt"
         return 0
     fi
-    hc_qmp "$sock" x-hypercache-query "{\"node-name\": \"$HC_TOP_NODE\"}" \
+    hc_qmp "$sock" --hypercache "$HC_TOP_NODE" \
         > "$HC_RUN_DIR/hcstats.txt" 2> "$HC_RUN_DIR/hcstats.err" || rc=$?
     case $rc in
     0) ;;

@@ -5,6 +5,7 @@
   qmp.py SOCKET COMMAND [ARGS_JSON]   print the command's "return" as JSON
   qmp.py SOCKET --blockstats          print query-blockstats as a table
   qmp.py SOCKET --status              print the run state (running, shutdown...)
+  qmp.py SOCKET --hypercache [NODE]   print x-hypercache-query compactly
 
 Exit status: 0 ok, 2 QMP error, 3 CommandNotFound (so callers can tell a
 missing command, e.g. x-hypercache-query on a QEMU without hypercache,
@@ -56,28 +57,56 @@ class QMP:
         return reply.get("return")
 
 
-def blockstats_table(stats):
-    rows = []
-    for s in stats:
+def blockstats_table(q):
+    """One row per device.  Node-level rows (query-nodes) would carry no
+    counters: QEMU accounts I/O at the device's BlockBackend only."""
+    out = ["%-8s %-8s %10s %10s %10s %10s %8s %10s" % (
+        "device", "node", "rd_ops", "rd_MiB", "wr_ops", "wr_MiB",
+        "flushes", "rd_avg_us")]
+    for s in q.cmd("query-blockstats"):
+        qdev = s.get("qdev") or ""
         # qdev is a QOM path such as /machine/peripheral/vd0/virtio-backend;
         # the device id in it is what the user typed.
-        qdev = s.get("qdev") or ""
         parts = [p for p in qdev.split("/") if p]
         if len(parts) >= 3 and parts[1] == "peripheral":
             qdev = parts[2]
-        name = s.get("device") or qdev or s.get("node-name") or "?"
         st = s.get("stats", {})
-        rows.append((name, s.get("node-name", ""), st))
-    out = ["%-12s %-8s %10s %10s %10s %10s %8s %12s" % (
-        "device", "node", "rd_ops", "rd_MiB", "wr_ops", "wr_MiB",
-        "flushes", "rd_avg_us")]
-    for name, node, st in rows:
         rd_ops = st.get("rd_operations", 0)
         rd_avg = (st.get("rd_total_time_ns", 0) / rd_ops / 1000) if rd_ops else 0
-        out.append("%-12s %-8s %10d %10.1f %10d %10.1f %8d %12.1f" % (
-            name[-12:], node, rd_ops, st.get("rd_bytes", 0) / 2**20,
+        out.append("%-8s %-8s %10d %10.1f %10d %10.1f %8d %10.1f" % (
+            (s.get("device") or qdev or "?")[:8], s.get("node-name", "-"),
+            rd_ops, st.get("rd_bytes", 0) / 2**20,
             st.get("wr_operations", 0), st.get("wr_bytes", 0) / 2**20,
             st.get("flush_operations", 0), rd_avg))
+    return "\n".join(out)
+
+
+def _fmt(v):
+    if isinstance(v, float):
+        return "%.4f" % v
+    if isinstance(v, list) and all(isinstance(x, dict) for x in v):
+        # A miss-ratio curve reads best as "cache size factor: hit ratio".
+        if all({"size-factor", "hit-ratio"} <= set(x) for x in v):
+            return "  ".join("%gx:%.4f" % (x["size-factor"], x["hit-ratio"]) for x in v)
+        return " ".join(",".join("%s=%s" % (k, _fmt(x[k])) for k in sorted(x)) for x in v)
+    return str(v)
+
+
+def hypercache_table(ret):
+    """x-hypercache-query in a few lines; unknown shapes are shown as JSON."""
+    out = []
+    for c in ret if isinstance(ret, list) else [ret]:
+        cfg, st = c.get("config", {}), c.get("stats", {})
+        out.append("node %s: %s" % (c.get("node-name", "?"), " ".join(
+            "%s=%s" % (k, cfg[k]) for k in sorted(cfg))))
+        # Scalars three to a line; anything longer (curves) on its own line.
+        scalars = [(k, _fmt(v)) for k, v in sorted(st.items())
+                   if not isinstance(v, (list, dict))]
+        for i in range(0, len(scalars), 3):
+            out.append("  " + "".join("%-20s %12s   " % kv for kv in scalars[i:i + 3]).rstrip())
+        for k, v in sorted(st.items()):
+            if isinstance(v, (list, dict)):
+                out.append("  %s: %s" % (k, _fmt(v) if isinstance(v, list) else json.dumps(v)))
     return "\n".join(out)
 
 
@@ -93,7 +122,14 @@ def main(argv):
         return 4
     try:
         if what == "--blockstats":
-            print(blockstats_table(q.cmd("query-blockstats")))
+            print(blockstats_table(q))
+        elif what == "--hypercache":
+            ret = q.cmd("x-hypercache-query",
+                        {"node-name": argv[3]} if len(argv) > 3 else None)
+            try:
+                print(hypercache_table(ret))
+            except (AttributeError, TypeError, ValueError):
+                print(json.dumps(ret, indent=2, sort_keys=True))
         elif what == "--status":
             print(q.cmd("query-status").get("status"))
         else:
