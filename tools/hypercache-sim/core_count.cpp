@@ -52,11 +52,12 @@ bool run_core_count(const Workload &w, const CoreRun &run,
     for (double f : factors) {
         MrcPoint p;
         p.policy = res->policy;
-        p.size_blocks = run.blocks;
+        // Factors are of the cache's real size, which may be capped.
+        p.size_blocks = run.cache_blocks();
         p.factor = f;
         p.estimate = hc_mrc_hit_ratio(c, f);
         p.exact = 1.0 - exact.miss_ratio(static_cast<uint64_t>(
-                            f * double(run.blocks) + 1e-9));
+                            f * double(run.cache_blocks()) + 1e-9));
         mrc->push_back(p);
     }
     res->elapsed_s =

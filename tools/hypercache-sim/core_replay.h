@@ -22,6 +22,14 @@ struct CoreRun {
     uint32_t block_size = 4096;
     int64_t admit_threshold = -1;  // -1: the core's default
     int64_t seq_cutoff = -1;       // -1: the core's default
+    // The trace's working set.  A cache larger than it never evicts, so
+    // the core is given at most this much memory: the result is the same
+    // and "-s 1T" does not allocate a terabyte.  0 = no cap.
+    uint64_t working_set = 0;
+
+    uint64_t cache_blocks() const {
+        return working_set && blocks > working_set ? working_set : blocks;
+    }
 };
 
 // Every block access (read or write) is one hc_read_begin of one block; a

@@ -18,7 +18,7 @@ std::vector<hc_policy> core_policies() {
 CachePtr make_cache(const CoreRun &run, hc_mode mode, std::string *err) {
     hc_config cfg;
     hc_config_default(&cfg);
-    cfg.size = run.blocks * run.block_size;
+    cfg.size = run.cache_blocks() * run.block_size;
     cfg.block_size = run.block_size;
     cfg.mode = mode;
     cfg.policy = run.policy;

@@ -152,6 +152,7 @@ int simulate(const Options &o, const Selection &sel,
             CoreRun run;
             run.policy = p;
             run.blocks = size_in_blocks(s, w.distinct(), o.block_size);
+            run.working_set = w.distinct();
             run.block_size = o.block_size;
             run.admit_threshold = o.admit_threshold;
             run.seq_cutoff = o.seq_cutoff;
@@ -201,6 +202,7 @@ int simulate(const Options &o, const Selection &sel,
                 CoreRun run;
                 run.policy = p;
                 run.blocks = size_in_blocks(s, w.distinct(), o.block_size);
+                run.working_set = w.distinct();
                 run.block_size = o.block_size;
                 run.admit_threshold = o.admit_threshold;
                 run.seq_cutoff = o.seq_cutoff;
@@ -231,6 +233,7 @@ int simulate(const Options &o, const Selection &sel,
             CoreRun run;
             run.policy = sel.core.front();
             run.blocks = size_in_blocks(s, w.distinct(), o.block_size);
+            run.working_set = w.distinct();
             run.block_size = o.block_size;
             run.admit_threshold = o.admit_threshold;
             run.seq_cutoff = o.seq_cutoff;
