@@ -60,11 +60,13 @@ void MrcEstimator::record(uint64_t block) {
     if (fenwick_.empty() || now_ - base_ >= fenwick_.size()) {
         compact();
     }
+    // Each sample stands for 1/rate accesses; weighting by that keeps
+    // samples taken before a rate cut from dominating those after it.
     double scale = double(kHashRange) / double(threshold_);
-    total_ += 1;
+    total_ += scale;
     auto it = last_.find(block);
     if (it == last_.end()) {
-        cold_ += 1;
+        cold_ += scale;
         last_.emplace(block, now_);
         by_hash_.emplace(h, block);
     } else {
@@ -74,7 +76,7 @@ void MrcEstimator::record(uint64_t block) {
         uint64_t sd = uint64_t(double(d + 1) * scale);
         unsigned lg = 63 - unsigned(__builtin_clzll(sd | 1));
         uint64_t key = lg < 6 ? sd : (sd >> (lg - 6)) << (lg - 6);
-        hist_[key] += 1;
+        hist_[key] += scale;
         fenwick_add(it->second, -1);
         it->second = now_;
     }

@@ -7,9 +7,10 @@
 // flushing the hot set.  Hits only bump an atomic counter: no list moves, no
 // lock on the hit path.
 //
-// FREQ adds the tmaster's access-frequency sketch: a block the sketch has
-// seen often enters main directly, and main spares victims that the sketch
-// still rates as frequent.
+// FREQ adds the tmaster's access-frequency sketch (the paper's per-block
+// access counter, kept for uncached blocks too): leaving probation takes two
+// hits there, or one for a block the sketch already rates frequent.  Tuned
+// by replaying real traces; see docs/core.md.
 #include <algorithm>
 
 #include "ghost.h"
@@ -34,10 +35,6 @@ public:
         Entry &en = tx.at(e);
         en.freq.store(0, std::memory_order_relaxed);
         bool hot = ghost_.contains(en.block);
-        if (!hot && freq_ && p_.sketch_promote &&
-            freq_->estimate(en.block) >= p_.sketch_promote) {
-            hot = true;
-        }
         en.queue = hot ? kMain : kSmall;
         (hot ? main_ : small_).push_head(tx, e);
     }
@@ -94,7 +91,13 @@ private:
         uint32_t e = small_.tail();
         Entry &en = tx.at(e);
         small_.unlink(tx, e);
-        if (en.freq.load(std::memory_order_relaxed) >= p_.move_threshold) {
+        uint8_t f = en.freq.load(std::memory_order_relaxed);
+        // FREQ: one hit in probation is enough for a block whose longer
+        // history (the sketch) says it is frequent; others need more.
+        bool promote = f >= p_.move_threshold ||
+                       (f >= 1 && freq_ && p_.sketch_promote &&
+                        freq_->estimate(en.block) >= p_.sketch_promote);
+        if (promote) {
             en.freq.store(0, std::memory_order_relaxed);
             en.queue = kMain;
             main_.push_head(tx, e);
@@ -119,13 +122,6 @@ private:
             main_.push_head(tx, e);
             return false;
         }
-        if (freq_ && p_.sketch_promote && spared_ < main_.size() &&
-            freq_->estimate(en.block) >= p_.sketch_promote) {
-            spared_++;  // bounded: a full round of spares evicts anyway
-            main_.push_head(tx, e);
-            return false;
-        }
-        spared_ = 0;
         if (try_evict(e)) {
             return true;
         }
@@ -137,7 +133,6 @@ private:
     const FrequencyEstimator *freq_;
     uint32_t capacity_ = 0;
     uint32_t small_target_ = 1;
-    uint32_t spared_ = 0;
     EntryList small_, main_;
     Ghost ghost_;
 };

@@ -69,9 +69,8 @@ struct QueueParams {
     uint32_t move_threshold = 1;  // hits in small needed to reach main
     uint32_t ghost_pct = 90;      // ghost history, share of capacity
     uint32_t max_freq = 3;        // saturation of the per-entry hit counter
-    // FREQ only: a block whose sketch frequency reaches this enters main
-    // directly (0 = off), and main victims are spared while their sketch
-    // frequency is at least this (0 = off).
+    // FREQ only: a block hit once in small is promoted anyway when its
+    // sketch frequency reaches this (0 = off).
     uint32_t sketch_promote = 0;
 };
 
