@@ -49,6 +49,10 @@ int hc_cache::invalidate(uint64_t offset, uint64_t len, unsigned flags) {
         }
     }
 
+    Hold hold{this, {}};
+    for (uint32_t e : hit) {
+        hold.add(e);  // zeroing may allocate, which must not evict these
+    }
     uint32_t spare = kNil;
     int ret = 0;
     for (uint32_t e : hit) {

@@ -29,6 +29,8 @@ enum EntryState : uint8_t {
     kDirty = 1,      // newer than the child: in WB
     kWriteback = 2,  // handed out by hc_writeback_next, not yet done
     kWriting = 4,    // a write-through of this block is in flight
+    kHeld = 8,       // an operation under the tmaster mutex relies on this
+                     // entry staying put while it allocates (no eviction)
 };
 inline constexpr uint8_t kBusy = kWriteback | kWriting;
 

@@ -158,6 +158,22 @@ struct hc_cache {
                       uint32_t *spare);
     uint64_t metadata_bytes() const;
 
+    // Keeps entries from being evicted while an operation allocates slots
+    // (which may evict) and then comes back to them.
+    struct Hold {
+        hc_cache *c;
+        std::vector<uint32_t> entries;
+        void add(uint32_t e) {
+            c->tindx.at(e).state |= hypercache::kHeld;
+            entries.push_back(e);
+        }
+        ~Hold() {
+            for (uint32_t e : entries) {
+                c->tindx.at(e).state &= uint8_t(~hypercache::kHeld);
+            }
+        }
+    };
+
     const uint32_t block_size;
     const uint32_t shift;
     hc_config cfg;  // mu

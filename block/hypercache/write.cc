@@ -52,7 +52,10 @@ int hc_cache::write_begin(uint64_t offset, uint64_t len, const iovec *iov,
         st.add(st.bypassed);
     }
 
-    // Phase 1: refuse before changing anything.
+    // Phase 1: refuse before changing anything.  Blocks found cached are
+    // held, so allocating for the others cannot evict them behind our back
+    // (a partial block must not turn into a miss half way).
+    Hold hold{this, {}};
     bool partial_miss = false;
     uint64_t new_dirty = 0;
     for (uint64_t b = b0; b < b1; b++) {
@@ -64,6 +67,7 @@ int hc_cache::write_begin(uint64_t offset, uint64_t len, const iovec *iov,
             if (s & kBusy) {
                 return -EAGAIN;
             }
+            hold.add(e);
             new_dirty += !(s & kDirty);
         } else {
             new_dirty++;
@@ -71,7 +75,8 @@ int hc_cache::write_begin(uint64_t offset, uint64_t len, const iovec *iov,
         }
     }
     int m = cfg.mode;
-    bool absorb = m == HC_MODE_WRITEBACK && !(flags & HC_WRITE_FUA) &&
+    bool absorb = m == HC_MODE_WRITEBACK &&
+                  !(flags & (HC_WRITE_FUA | HC_WRITE_THROUGH)) &&
                   !bypass && !partial_miss;
     uint32_t spare = kNil;
     struct Release {
@@ -152,12 +157,12 @@ int hc_cache::write_begin(uint64_t offset, uint64_t len, const iovec *iov,
             std::lock_guard sg(sh.mu);
             e = tindx.find(sh, b);
         }
-        if (e != kNil && drop_clean && tindx.at(e).state == kClean) {
+        if (e != kNil && drop_clean && !(tindx.at(e).state & kDirty)) {
             drop(e);
             e = kNil;
         } else if (e != kNil) {
             if (!update_block(e, s.off, s.len, &src, pos_of(b, s), &spare)) {
-                if (tindx.at(e).state == kClean) {
+                if (!(tindx.at(e).state & kDirty)) {
                     drop(e);
                     e = kNil;
                 } else {

@@ -1,0 +1,243 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+//
+// Several threads hammer overlapping ranges: readers, writers (absorbed and
+// FUA), a write-back thread, zeroing invalidations and resizes.  Every block
+// carries (block, version) and a body derived from them, so a reader can
+// tell a torn or foreign block from a valid one; each writer also checks it
+// reads back its own latest write to the blocks only it writes.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <mutex>
+#include <random>
+#include <thread>
+
+#include "helpers.h"
+
+namespace {
+
+constexpr uint64_t kBS = 4096;
+constexpr uint64_t kBlocks = 128;  // shared blocks; each writer owns 8 more
+
+struct Disk {
+    std::mutex mu;
+    std::vector<uint8_t> bytes =
+        std::vector<uint8_t>((kBlocks + 64) * kBS, 0);
+};
+
+void fill_block(uint8_t *p, uint64_t block, uint64_t version) {
+    memcpy(p, &block, 8);
+    memcpy(p + 8, &version, 8);
+    uint64_t x = block * 0x9e3779b97f4a7c15ULL ^ version;
+    for (uint64_t i = 16; i < kBS; i += 8) {
+        x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+        memcpy(p + i, &x, 8);
+    }
+}
+
+// A valid block is all zeroes (never written / zeroed) or a whole version.
+bool valid_block(const uint8_t *p, uint64_t block, uint64_t *version) {
+    uint64_t b, v;
+    memcpy(&b, p, 8);
+    memcpy(&v, p + 8, 8);
+    static thread_local std::vector<uint8_t> want(kBS);
+    if (b == 0 && v == 0) {
+        *version = 0;
+        for (uint64_t i = 0; i < kBS; i++) {
+            if (p[i]) {
+                return false;
+            }
+        }
+        return true;
+    }
+    fill_block(want.data(), block, v);
+    *version = v;
+    return b == block && memcmp(want.data(), p, kBS) == 0;
+}
+
+std::vector<uint8_t> read(hc_cache *c, Disk &d, uint64_t off, uint64_t len) {
+    hc_read_plan *p;
+    EXPECT_EQ(hc_read_begin(c, off, len, &p), 0);
+    std::vector<uint8_t> out(len);
+    for (size_t i = 0; i < hc_read_plan_count(p); i++) {
+        const hc_read_seg *s = hc_read_plan_seg(p, i);
+        if (s->hit) {
+            memcpy(out.data() + (s->offset - off), s->hit, s->len);
+        } else {
+            std::vector<uint8_t> buf(s->len);
+            {
+                std::lock_guard g(d.mu);
+                memcpy(buf.data(), d.bytes.data() + s->offset, s->len);
+            }
+            memcpy(out.data() + (s->offset - off), buf.data(), s->len);
+            hc_read_fill(c, p, i, buf.data());
+        }
+    }
+    hc_read_end(c, p);
+    return out;
+}
+
+void writeback(hc_cache *c, Disk &d, hc_wb_reason why, uint64_t upto) {
+    hc_extent *e;
+    while (hc_writeback_next(c, why, upto, 0, &e) == 1) {
+        {
+            std::lock_guard g(d.mu);
+            uint64_t pos = e->offset;
+            for (int i = 0; i < e->iovcnt; i++) {
+                memcpy(d.bytes.data() + pos, e->iov[i].iov_base,
+                       e->iov[i].iov_len);
+                pos += e->iov[i].iov_len;
+            }
+        }
+        hc_writeback_done(c, e, 0);
+    }
+}
+
+int write(hc_cache *c, Disk &d, uint64_t off, const std::vector<uint8_t> &v,
+          unsigned flags) {
+    iovec iov{const_cast<uint8_t *>(v.data()), v.size()};
+    hc_write_ticket *t;
+    int r;
+    while ((r = hc_write_begin(c, off, v.size(), &iov, 1, 0, flags, &t)) <
+           0) {
+        if (r != -EAGAIN && r != -ENOSPC) {
+            return r;
+        }
+        if (r == -ENOSPC) {
+            writeback(c, d, HC_WB_FLUSH, hc_dirty_seq(c));
+        }
+        std::this_thread::yield();
+    }
+    if (r == HC_WRITE_CHILD) {
+        {
+            std::lock_guard g(d.mu);
+            memcpy(d.bytes.data() + off, v.data(), v.size());
+        }
+        hc_write_end(c, t, 0);
+    }
+    return r;
+}
+
+void hammer(hc_policy policy, int iters) {
+    hc_cache *c = hctest::make_cache(48, HC_MODE_WRITEBACK, policy,
+                                     [](hc_config *cfg) {
+                                         cfg->seq_cutoff = 0;
+                                         cfg->shards = 4;
+                                     });
+    Disk disk;
+    std::atomic<uint64_t> version{1};
+    std::atomic<bool> stop{false};
+    std::atomic<int> bad{0};
+    constexpr int kWriters = 3;
+
+    auto check = [&](const std::vector<uint8_t> &v, uint64_t off) {
+        for (uint64_t i = 0; i < v.size(); i += kBS) {
+            uint64_t ver;
+            if (!valid_block(v.data() + i, (off + i) / kBS, &ver)) {
+                bad++;
+            }
+        }
+    };
+    std::vector<std::thread> th;
+    for (int w = 0; w < kWriters; w++) {
+        th.emplace_back([&, w] {
+            std::mt19937_64 rng(w + 1);
+            uint64_t own = kBlocks + 8 * w;
+            std::vector<uint64_t> last(8, 0);
+            for (int i = 0; i < iters; i++) {
+                bool mine = rng() % 3 == 0;
+                uint64_t b = mine ? own + rng() % 6 : rng() % (kBlocks - 4);
+                uint64_t n = 1 + rng() % (mine ? 2 : 4);
+                std::vector<uint8_t> buf(n * kBS);
+                std::vector<uint64_t> vers(n);
+                for (uint64_t k = 0; k < n; k++) {
+                    vers[k] = version++;
+                    fill_block(buf.data() + k * kBS, b + k, vers[k]);
+                }
+                write(c, disk, b * kBS, buf, rng() % 10 == 0 ? HC_WRITE_FUA : 0);
+                if (mine) {
+                    for (uint64_t k = 0; k < n; k++) {
+                        last[b + k - own] = vers[k];
+                    }
+                    auto got = read(c, disk, b * kBS, n * kBS);
+                    for (uint64_t k = 0; k < n; k++) {
+                        uint64_t ver;
+                        if (!valid_block(got.data() + k * kBS, b + k, &ver) ||
+                            ver != last[b + k - own]) {
+                            bad++;
+                        }
+                    }
+                }
+            }
+        });
+    }
+    th.emplace_back([&] {  // reader
+        std::mt19937_64 rng(99);
+        while (!stop) {
+            uint64_t b = rng() % (kBlocks + 8 * kWriters - 8);
+            uint64_t n = 1 + rng() % 8;
+            check(read(c, disk, b * kBS, n * kBS), b * kBS);
+        }
+    });
+    th.emplace_back([&] {  // background write-back and occasional flush
+        std::mt19937_64 rng(7);
+        while (!stop) {
+            writeback(c, disk, rng() % 4 ? HC_WB_WATERMARK : HC_WB_FLUSH,
+                      hc_dirty_seq(c));
+            std::this_thread::yield();
+        }
+    });
+    th.emplace_back([&] {  // zeroing and resizing
+        std::mt19937_64 rng(5);
+        while (!stop) {
+            uint64_t b = rng() % (kBlocks - 2);
+            int r;
+            while ((r = hc_invalidate(c, b * kBS, kBS, HC_INV_ZERO)) ==
+                   -EAGAIN) {
+                std::this_thread::yield();
+            }
+            {
+                std::lock_guard g(disk.mu);
+                memset(disk.bytes.data() + b * kBS, 0, kBS);
+            }
+            while (hc_invalidate(c, b * kBS, kBS, HC_INV_ZERO) == -EAGAIN) {
+                std::this_thread::yield();
+            }
+            hc_config cfg;
+            hc_get_config(c, &cfg);
+            cfg.size = (24 + rng() % 40) * kBS;
+            char err[256];
+            hc_reconfigure(c, &cfg, err, sizeof(err));  // -EBUSY is fine
+            std::this_thread::sleep_for(std::chrono::microseconds(200));
+        }
+    });
+    for (int w = 0; w < kWriters; w++) {
+        th[w].join();
+    }
+    stop = true;
+    for (size_t i = kWriters; i < th.size(); i++) {
+        th[i].join();
+    }
+    writeback(c, disk, HC_WB_FLUSH, hc_dirty_seq(c));
+    EXPECT_EQ(hc_dirty_pending(c, hc_dirty_seq(c)), 0u);
+    EXPECT_EQ(bad.load(), 0);
+    for (uint64_t b = 0; b < kBlocks + 8 * kWriters; b++) {
+        uint64_t ver;
+        EXPECT_TRUE(valid_block(disk.bytes.data() + b * kBS, b, &ver)) << b;
+        auto got = read(c, disk, b * kBS, kBS);
+        EXPECT_EQ(0, memcmp(got.data(), disk.bytes.data() + b * kBS, kBS))
+            << "cache and flushed child disagree at block " << b;
+    }
+    hc_stats s;
+    hc_get_stats(c, &s);
+    EXPECT_LE(s.cached_blocks, 64u);
+    hc_destroy(c);
+}
+
+}  // namespace
+
+TEST(Concurrency, FreqHammer) { hammer(HC_POLICY_FREQ, 3000); }
+TEST(Concurrency, LruHammer) { hammer(HC_POLICY_LRU, 2000); }
+TEST(Concurrency, S3fifoHammer) { hammer(HC_POLICY_S3FIFO, 2000); }
