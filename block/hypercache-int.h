@@ -18,7 +18,8 @@ typedef struct BDRVHypercacheState {
     hc_mode active_mode;        /* the mode to use while active */
     hc_config reopen_old;       /* restored by reopen_abort */
     bool inactive;              /* migrated away: cache nothing */
-    bool can_write;             /* we hold WRITE on the child */
+    bool exclusive;             /* no one else can write the child */
+    QEMUBH *drop_write_bh;      /* write back after parents stop writing */
 
     /* Coroutines waiting for a busy block or for WB room (see _wait()). */
     CoMutex wait_lock;

@@ -241,6 +241,13 @@ static void coroutine_fn hypercache_wake(BDRVHypercacheState *s)
 
 /* ---------------------------------------------------------- write-back */
 
+/* Write-back needs WRITE on the child, whatever the parents hold now. */
+static bool GRAPH_RDLOCK hypercache_child_writable(BlockDriverState *bs)
+{
+    return bs->file && (bs->file->perm & BLK_PERM_WRITE);
+}
+
+
 /*
  * Write one extent to the child.  The part past the child's end (the tail
  * of a last, partial cache block) is not written, so the image never grows.
@@ -317,7 +324,7 @@ static void coroutine_fn hypercache_bg_writeback_entry(void *opaque)
     int why;
 
     bdrv_graph_co_rdlock();
-    while (!qatomic_read(&s->quiesce) &&
+    while (!qatomic_read(&s->quiesce) && hypercache_child_writable(bs) &&
            (why = hc_writeback_wanted(s->cache, get_clock())) >= 0) {
         if (hc_writeback_next(s->cache, why, 0, get_clock(), &ext) != 1) {
             break;
@@ -339,7 +346,7 @@ static void hypercache_kick_writeback(BlockDriverState *bs)
     BDRVHypercacheState *s = bs->opaque;
     Coroutine *co;
 
-    if (qatomic_read(&s->quiesce) || !s->can_write ||
+    if (qatomic_read(&s->quiesce) || !hypercache_child_writable(bs) ||
         qatomic_xchg(&s->bg_running, true)) {
         return;
     }
@@ -417,6 +424,8 @@ static void hypercache_drain_end(BlockDriverState *bs)
 
 /* --------------------------------------------------------- open/close */
 
+static void hypercache_drop_write_bh(void *opaque);
+
 static int hypercache_open(BlockDriverState *bs, QDict *options, int flags,
                            Error **errp)
 {
@@ -458,6 +467,7 @@ static int hypercache_open(BlockDriverState *bs, QDict *options, int flags,
         ((BDRV_REQ_FUA | BDRV_REQ_MAY_UNMAP | BDRV_REQ_NO_FALLBACK) &
          bs->file->bs->supported_zero_flags);
 
+    s->drop_write_bh = qemu_bh_new(hypercache_drop_write_bh, bs);
     hypercache_timer_start(bs, bdrv_get_aio_context(bs));
     trace_hypercache_open(bs, s->cfg.size, s->cfg.block_size,
                           hc_mode_name(s->active_mode),
@@ -474,13 +484,14 @@ static void hypercache_close(BlockDriverState *bs)
     GRAPH_RDLOCK_GUARD_MAINLOOP();
 
     hypercache_timer_stop(bs);
+    qemu_bh_delete(s->drop_write_bh);
 
     /*
      * bdrv_close() flushed already but ignores the result.  Try once more,
      * then say loudly what could not be written: never drop data silently.
      */
     hc_get_stats(s->cache, &st);
-    if (st.dirty_bytes && s->can_write) {
+    if (st.dirty_bytes && hypercache_child_writable(bs)) {
         bdrv_flush(bs);
         hc_get_stats(s->cache, &st);
     }
@@ -496,22 +507,77 @@ static void hypercache_close(BlockDriverState *bs)
 
 /* ---------------------------------------------------------- permissions */
 
+static bool hypercache_has_dirty(BDRVHypercacheState *s)
+{
+    hc_stats st;
+
+    if (!s->cache) {
+        return false;
+    }
+    hc_get_stats(s->cache, &st);
+    return st.dirty_bytes > 0;
+}
+
+/*
+ * Whether we may cache: our parents write through us (so no one else can
+ * write the child), or the node is read-only.
+ */
+static bool hypercache_exclusive(BlockDriverState *bs, uint64_t perm)
+{
+    return (perm & BLK_PERM_WRITE) || !(bdrv_get_flags(bs) & BDRV_O_RDWR);
+}
+
 static void hypercache_child_perm(BlockDriverState *bs, BdrvChild *c,
                                   BdrvChildRole role,
                                   BlockReopenQueue *reopen_queue,
                                   uint64_t perm, uint64_t shared,
                                   uint64_t *nperm, uint64_t *nshared)
 {
+    BDRVHypercacheState *s = bs->opaque;
+
     bdrv_default_perms(bs, c, role, reopen_queue, perm, shared, nperm,
                        nshared);
 
-    if (!(bdrv_get_flags(bs) & BDRV_O_INACTIVE)) {
-        /*
-         * Cached blocks must not change under us: nobody else may write or
-         * resize the child while we are active.
-         */
+    if (bdrv_get_flags(bs) & BDRV_O_INACTIVE) {
+        return;
+    }
+    /*
+     * Dirty data must still reach the child after the last writer went
+     * away (a parent detached, the filter was removed): keep WRITE until
+     * hypercache_drop_write_bh() has written it back.
+     */
+    if (hypercache_has_dirty(s)) {
+        *nperm |= BLK_PERM_WRITE;
+    }
+    /*
+     * Cached blocks must not change under us: while we cache, nobody else
+     * may write or resize the child.  A writable node without a writer
+     * above it caches nothing (see hypercache_set_perm()), so that the
+     * filter can be added beside a writer and then put in its place.
+     */
+    if (hypercache_exclusive(bs, perm) || (*nperm & BLK_PERM_WRITE)) {
         *nshared &= ~(BLK_PERM_WRITE | BLK_PERM_RESIZE);
     }
+}
+
+/* The parents no longer write: write back, then give up WRITE. */
+static void hypercache_drop_write_bh(void *opaque)
+{
+    BlockDriverState *bs = opaque;
+    BDRVHypercacheState *s = bs->opaque;
+
+    GLOBAL_STATE_CODE();
+    GRAPH_RDLOCK_GUARD_MAINLOOP();
+
+    if (hypercache_child_writable(bs) && bdrv_flush(bs) < 0) {
+        /* Keep WRITE and the data; a later flush or close retries. */
+        return;
+    }
+    if (!qatomic_read(&s->exclusive)) {
+        /* Others may write the child once we share WRITE: forget it all. */
+        hc_invalidate(s->cache, 0, UINT64_MAX, 0);
+    }
+    bdrv_child_refresh_perms(bs, bs->file, NULL);
 }
 
 static void GRAPH_RDLOCK
@@ -519,9 +585,17 @@ hypercache_set_perm(BlockDriverState *bs, uint64_t perm, uint64_t shared)
 {
     BDRVHypercacheState *s = bs->opaque;
 
-    /* Write-back needs WRITE on the child, which we hold only while a
-     * parent does.  Dropping it happens after a flush (reopen, inactivate). */
-    s->can_write = perm & BLK_PERM_WRITE;
+    bool exclusive = hypercache_exclusive(bs, perm);
+
+    qatomic_set(&s->exclusive, exclusive);
+    if (!s->cache) {
+        return;     /* still opening: nothing cached yet */
+    }
+    if (!(perm & BLK_PERM_WRITE) && hypercache_has_dirty(s)) {
+        qemu_bh_schedule(s->drop_write_bh);
+    } else if (!exclusive) {
+        hc_invalidate(s->cache, 0, UINT64_MAX, 0);
+    }
 }
 
 /* ------------------------------------------------------------- reopen */
@@ -616,6 +690,11 @@ hypercache_co_preadv_part(BlockDriverState *bs, int64_t offset, int64_t bytes,
     int hits = 0, misses = 0;
     int ret;
 
+    if (!qatomic_read(&s->exclusive)) {
+        /* Others may be writing the child: do not cache (set_perm). */
+        return bdrv_co_preadv_part(bs->file, offset, bytes, qiov, qiov_offset,
+                                   flags);
+    }
     ret = hc_read_begin(s->cache, offset, bytes, &plan);
     if (ret < 0) {
         return ret;
@@ -671,20 +750,28 @@ hypercache_co_preadv_part(BlockDriverState *bs, int64_t offset, int64_t bytes,
     return ret < 0 ? ret : 0;
 }
 
-/* Run @fn-style core calls that may answer -EAGAIN/-ENOSPC until they go. */
+/*
+ * WB is full.  Write back ourselves rather than wait idle; wait if others
+ * have write-back in flight.  Returns 1 if there is nothing to write back
+ * (the write alone is larger than WB may hold, or the slots are pinned by
+ * readers): the caller then writes through instead of waiting forever.
+ */
 static int coroutine_fn GRAPH_RDLOCK
 hypercache_make_room(BlockDriverState *bs, uint64_t gen)
 {
     BDRVHypercacheState *s = bs->opaque;
+    uint64_t upto = hc_dirty_seq(s->cache);
     hc_extent *ext;
 
-    /* WB is full: write back oldest-first ourselves rather than wait idle. */
-    if (hc_writeback_next(s->cache, HC_WB_WATERMARK, 0, get_clock(),
+    if (hc_writeback_next(s->cache, HC_WB_FLUSH, upto, get_clock(),
                           &ext) == 1) {
         return hypercache_write_extent(bs, ext, HC_WB_WATERMARK);
     }
-    hypercache_wait(s, gen);
-    return 0;
+    if (hc_dirty_pending(s->cache, upto) > 0) {
+        hypercache_wait(s, gen);
+        return 0;
+    }
+    return 1;
 }
 
 static int coroutine_fn GRAPH_RDLOCK
@@ -710,6 +797,9 @@ hypercache_co_pwritev_part(BlockDriverState *bs, int64_t offset, int64_t bytes,
             ret = hypercache_make_room(bs, gen);
             if (ret < 0) {
                 return ret;
+            }
+            if (ret == 1) {
+                hc_flags |= HC_WRITE_THROUGH;
             }
         } else {
             break;
@@ -795,9 +885,17 @@ hypercache_co_truncate(BlockDriverState *bs, int64_t offset, bool exact,
     int ret;
 
     /*
-     * The block holding the new end may be partial: drop it whole, along
-     * with everything beyond (dirty blocks past the end are moot).
+     * The block holding the new end may be partial and dirty: its head
+     * must survive.  Write back everything first (truncation is rare),
+     * then drop what lies past the new end, and again after the child
+     * changed, in case a read raced with it.
      */
+    ret = hypercache_writeback_all(bs);
+    if (ret < 0) {
+        error_setg_errno(errp, -ret, "hypercache: write-back before "
+                         "truncate failed");
+        return ret;
+    }
     hypercache_invalidate(bs, QEMU_ALIGN_DOWN(offset, bs_align), UINT64_MAX,
                           0);
     ret = bdrv_co_truncate(bs->file, offset, exact, prealloc, flags, errp);

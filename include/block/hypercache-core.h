@@ -135,6 +135,8 @@ void hc_read_end(hc_cache *c, hc_read_plan *plan);
 /* --------------------------------------------------------------- writes */
 
 #define HC_WRITE_FUA 0x1u     /* write through to stable storage */
+#define HC_WRITE_THROUGH 0x2u /* do not absorb into WB: write to the child
+                               * (used when WB cannot make room) */
 
 typedef enum hc_write_action {
     HC_WRITE_DONE = 0,        /* absorbed into WB: acknowledge the guest */
