@@ -2,11 +2,11 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # shellcheck source-path=SCRIPTDIR
 #
-# guest-rw.sh: data written by a guest through the disk stack is on the
+# test-guest-rw.sh: data written by a guest through the disk stack is on the
 # image, and reads back intact in a second boot.
 #
-#   tests/e2e/guest-rw.sh                      through hypercache
-#   HC_DEMO_DRIVER=none tests/e2e/guest-rw.sh  the disk attached directly
+#   tests/e2e/test-guest-rw.sh                      through hypercache
+#   HC_DEMO_DRIVER=none tests/e2e/test-guest-rw.sh  the disk attached directly
 #
 # Boot 1 writes, then powers off: an ext4 file system (first 64 MiB) with a
 # random 4 MiB file, a fio crc32c-verified region (64-128 MiB), byte patterns
