@@ -12,8 +12,8 @@ TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 QUICK=0
 [ "${1:-}" = "--quick" ] && QUICK=1
 : "${QEMU_BUILD:?run me through ./configure-qemu.sh test}"
-CORE_BUILD=${CORE_BUILD:-$TOP/build}
-LOGDIR=${HC_TEST_LOGS:-$TOP/build/test-logs}
+CORE_BUILD=${CORE_BUILD:-$TOP/build-test}
+LOGDIR=${HC_TEST_LOGS:-$CORE_BUILD/test-logs}
 mkdir -p "$LOGDIR"
 
 passed=0
@@ -40,7 +40,11 @@ step() { printf '\n==> [%s] %s\n' "$(date +%H:%M:%S)" "$*"; }
 step "core and simulator tests (meson test)"
 log=$LOGDIR/meson.log
 {
-    [ -f "$CORE_BUILD/build.ninja" ] || meson setup "$CORE_BUILD" "$TOP"
+    if [ -f "$CORE_BUILD/build.ninja" ]; then
+        meson configure "$CORE_BUILD" -Dsim=true -Dbench=true
+    else
+        meson setup "$CORE_BUILD" "$TOP" -Dsim=true -Dbench=true
+    fi
     meson compile -C "$CORE_BUILD" && meson test -C "$CORE_BUILD" --print-errorlogs
 } > "$log" 2>&1
 rc=$?
