@@ -784,6 +784,14 @@ hypercache_co_pwritev_part(BlockDriverState *bs, int64_t offset, int64_t bytes,
     unsigned hc_flags = (flags & BDRV_REQ_FUA) ? HC_WRITE_FUA : 0;
     int ret;
 
+    /*
+     * A WRITE_UNCHANGED writer (copy-on-read, say) may hold no WRITE
+     * permission that a later write-back could use: pass it through.
+     */
+    if (flags & BDRV_REQ_WRITE_UNCHANGED) {
+        hc_flags |= HC_WRITE_THROUGH;
+    }
+
     for (;;) {
         uint64_t gen = hypercache_wake_gen(s);
 
