@@ -8,7 +8,9 @@ HC_DEB_PACKAGES=(
     dpkg-dev devscripts quilt xz-utils zstd cpio gzip
     libglib2.0-dev libpixman-1-dev liburing-dev libaio-dev libfdt-dev
     libslirp-dev zlib1g-dev libzstd-dev
+    liblzma-dev
     libgtest-dev libgmock-dev libbenchmark-dev
+    clang-14 llvm-14 libclang-rt-14-dev
     fio seabios qemu-system-data busybox-static
     e2fsprogs iproute2 python3-matplotlib
 )
