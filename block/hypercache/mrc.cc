@@ -120,9 +120,9 @@ void MrcEstimator::reset() {
 }
 
 size_t MrcEstimator::metadata_bytes() const {
-    // Bounded by kMaxTracked: map nodes, set nodes, tree, histogram.
-    return kMaxTracked * (48 + 48) + fenwick_.capacity() * 4 +
-           hist_.size() * 56;
+    // A bound, not a measurement (no lock needed): kMaxTracked map and set
+    // nodes, the Fenwick tree, and at most 64 histogram buckets per octave.
+    return kMaxTracked * (48 + 48) + 4 * kMaxTracked * 4 + 64 * 64 * 56;
 }
 
 }  // namespace hypercache

@@ -58,13 +58,16 @@ typedef enum hc_policy {
 } hc_policy;
 
 typedef struct hc_config {
-    uint64_t size;              /* cache memory, bytes (HB + WB together) */
+    uint64_t size;              /* cache memory, bytes (HB + WB together);
+                                 * metadata comes on top (hc_stats) */
     uint32_t block_size;        /* power of two, 512 .. 65536 */
     uint32_t buf_align;         /* buffer alignment, power of two >= 512 */
     hc_mode mode;
     hc_policy policy;
     uint32_t admit_threshold;   /* accesses before a read miss enters HB; 1 =
-                                 * admit always */
+                                 * admit always (1 .. 15).  Applies to
+                                 * HC_POLICY_FREQ; LRU and S3FIFO are kept
+                                 * textbook and admit every miss */
     uint32_t dirty_high_pct;    /* background write-back starts above this
                                  * share of size, 1 .. 100 */
     uint32_t dirty_low_pct;     /* ... and stops below this, < high */
@@ -149,9 +152,13 @@ typedef enum hc_write_action {
  * skipping @skip bytes).  Returns an hc_write_action (>= 0), or:
  *   -EAGAIN  a block in the range is being written back or written through:
  *            wait for hc_writeback_done()/hc_write_end(), then retry;
- *   -ENOSPC  writeback mode and WB is at dirty_max_pct: write back, retry.
+ *   -ENOSPC  writeback mode and WB is at dirty_max_pct (or no slot can be
+ *            freed): write back, retry.  Part of the range may already
+ *            hold the new data then; the write is not acknowledged and the
+ *            caller retries it whole.
  * For HC_WRITE_CHILD a ticket is returned and the range stays busy until
- * hc_write_end().
+ * hc_write_end().  Partial-block writes of blocks not cached, FUA writes,
+ * and streams past seq_cutoff take HC_WRITE_CHILD even in writeback mode.
  */
 int hc_write_begin(hc_cache *c, uint64_t offset, uint64_t len,
                    const struct iovec *iov, int iovcnt, size_t skip,
@@ -209,7 +216,12 @@ uint64_t hc_dirty_pending(hc_cache *c, uint64_t upto_seq);
 /*
  * Drop every block in [offset, offset + len), clean and dirty alike
  * (discard, write-zeroes, truncate).  -EAGAIN if a block in the range is
- * busy.  len == UINT64_MAX means to the end.
+ * busy.  len == UINT64_MAX means to the end.  Partial blocks: with
+ * HC_INV_ZERO zeroed in place; without, dropped if clean and kept if dirty
+ * (their other bytes still have to reach the child).
+ * Call it before the child operation (so no dirty data of the range can be
+ * written back over it) and again after the child operation completed (so a
+ * read that raced with it cannot leave a stale copy).
  */
 int hc_invalidate(hc_cache *c, uint64_t offset, uint64_t len,
                   unsigned flags);
