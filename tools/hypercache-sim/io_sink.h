@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 //
 // Where the write-back replay sends the I/O the cache did not absorb.  The
-// simulator alone only counts it; --io sends it to a file (io_uring.cpp).
+// simulator alone only counts it; --io sends it to a file (io_uring_sink.cc).
 #pragma once
 
 #include <sys/uio.h>

@@ -80,7 +80,7 @@ class PrefixSource final : public ByteSource {
 
 }  // namespace
 
-// Defined in decoders.cpp, one per library.
+// Defined in decode_*.cc, one per library.
 std::unique_ptr<ByteSource> make_xz_source(std::unique_ptr<ByteSource> raw,
                                            std::string *err);
 std::unique_ptr<ByteSource> make_gzip_source(std::unique_ptr<ByteSource> raw,

@@ -15,10 +15,8 @@
 #include "report.h"
 #include "trace_reader.h"
 #include "workload.h"
-#ifdef HCSIM_HAVE_CORE
 #include "core_replay.h"
 #include "io_replay.h"
-#endif
 
 namespace hcsim {
 
@@ -30,14 +28,11 @@ const char *const kReferences[] = {"ref-lru", "ref-arc"};
 
 struct Selection {
     std::vector<std::string> refs;
-#ifdef HCSIM_HAVE_CORE
     std::vector<hc_policy> core;
-#endif
 };
 
 bool select_policies(const Options &o, Selection *sel, std::string *err) {
     bool all = o.policies.empty();
-#ifdef HCSIM_HAVE_CORE
     for (hc_policy p : core_policies()) {
         bool want = all;
         for (const auto &n : o.policies) {
@@ -47,7 +42,6 @@ bool select_policies(const Options &o, Selection *sel, std::string *err) {
             sel->core.push_back(p);
         }
     }
-#endif
     for (const char *r : kReferences) {
         bool want = all;
         for (const auto &n : o.policies) {
@@ -59,16 +53,11 @@ bool select_policies(const Options &o, Selection *sel, std::string *err) {
     }
     for (const auto &n : o.policies) {
         bool known = n == kReferences[0] || n == kReferences[1];
-#ifdef HCSIM_HAVE_CORE
         for (hc_policy p : core_policies()) {
             known |= n == hc_policy_name(p);
         }
-#endif
         if (!known) {
             *err = "--policies: unknown policy '" + n + "'";
-#ifndef HCSIM_HAVE_CORE
-            *err += " (this build has no core: only ref-lru, ref-arc)";
-#endif
             return false;
         }
     }
@@ -146,7 +135,6 @@ int simulate(const Options &o, const Selection &sel,
             .count();
     exact_curve(exact, w.distinct(), rep);
 
-#ifdef HCSIM_HAVE_CORE
     for (hc_policy p : sel.core) {
         for (const SizeSpec &s : o.sizes) {
             CoreRun run;
@@ -171,9 +159,6 @@ int simulate(const Options &o, const Selection &sel,
             rep->runs.push_back(res);
         }
     }
-#else
-    (void)factors;
-#endif
     for (const std::string &name : sel.refs) {
         for (const SizeSpec &s : o.sizes) {
             uint64_t blocks = size_in_blocks(s, w.distinct(), o.block_size);
@@ -195,7 +180,6 @@ int simulate(const Options &o, const Selection &sel,
             rep->runs.push_back(res);
         }
     }
-#ifdef HCSIM_HAVE_CORE
     if (o.writeback) {
         for (hc_policy p : sel.core) {
             for (const SizeSpec &s : o.sizes) {
@@ -249,7 +233,6 @@ int simulate(const Options &o, const Selection &sel,
             rep->io.push_back(io);
         }
     }
-#endif
     return kOk;
 }
 
@@ -274,14 +257,6 @@ int run(int argc, char **argv) {
         std::fprintf(stderr, "hypercache-sim: %s\n", err.c_str());
         return kUsage;
     }
-#ifndef HCSIM_HAVE_CORE
-    if (o.writeback || !o.io_file.empty()) {
-        std::fprintf(stderr,
-                     "hypercache-sim: --writeback and --io need the "
-                     "core, and this build has none\n");
-        return kUsage;
-    }
-#endif
     std::vector<Report> reports;
     for (const std::string &path : o.traces) {
         Report rep;
