@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# run.sh [--quick|--smoke] [--only W1,W2,W2g,W3,W4,W5,W6] [--no-report]
+#
+# Runs every benchmark workload for every configuration in one run
+# (hypercache against cache=none, cache=writeback and null-co), repeated,
+# and writes docs/BENCHMARKS.md and docs/bench/*.png from the medians.
+#   (default)  5 repetitions, ~20 minutes
+#   --quick    3 repetitions, shorter runs, no report unless --report
+#   --smoke    1 tiny repetition of each host workload in < 60 s; exits
+#              nonzero if any step fails; writes no report
+# Needs root (network namespace for workload 6), fio, perf (optional: child
+# request counts), cc, python3-matplotlib; installs the Debian packages
+# that are missing.  Scratch images live in $HC_BENCH_DIR
+# (default /var/tmp/hypercache-bench): O_DIRECT needs a real filesystem.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+TOP=$(cd "$HERE/../.." && pwd)
+profile=full only= report=1
+while [ $# -gt 0 ]; do
+    case $1 in
+    --quick) profile=quick; report=0 ;;
+    --smoke) profile=smoke; report=0 ;;
+    --full) profile=full ;;
+    --report) report=1 ;;
+    --no-report) report=0 ;;
+    --only) only=$2; shift ;;
+    -h | --help) sed -n '4,17p' "$0"; exit 0 ;;
+    *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
+    esac
+    shift
+done
+[ "$profile" = smoke ] && report=0
+
+PY=/usr/bin/python3
+need=()
+command -v fio > /dev/null || need+=(fio)
+command -v cc > /dev/null || need+=(gcc)
+command -v ip > /dev/null || need+=(iproute2)
+command -v perf > /dev/null || need+=(linux-perf)
+[ -x "$PY" ] || need+=(python3)
+if [ "$report" = 1 ] && ! "$PY" -c 'import matplotlib' 2> /dev/null; then
+    need+=(python3-matplotlib)
+fi
+if [ ${#need[@]} -gt 0 ]; then
+    echo "run.sh: installing ${need[*]}" >&2
+    if [ "$(id -u)" = 0 ]; then
+        apt-get install -y -qq "${need[@]}" > /dev/null 2>&1 ||
+            { apt-get update -qq && apt-get install -y -qq "${need[@]}" > /dev/null; }
+    else
+        echo "run.sh: not root; install: ${need[*]}" >&2; exit 1
+    fi
+fi
+
+if [ -z "${QEMU_IMG:-}" ] || [ -z "${QSD:-}" ] || [ -z "${QEMU_IO:-}" ]; then
+    eval "$("$TOP/configure-qemu.sh" env)"
+fi
+for v in QEMU_IMG QEMU_IO QSD; do
+    [ -x "${!v:-}" ] || { echo "run.sh: $v=${!v:-} is not an executable; build QEMU first" >&2; exit 1; }
+done
+export QEMU_IMG QEMU_IO QSD QEMU_SYSTEM QEMU_NBD
+if ! "$QEMU_IMG" --help | grep -qw hypercache; then
+    echo "run.sh: this qemu-img has no hypercache driver" >&2; exit 1
+fi
+
+SCRATCH=${HC_BENCH_DIR:-/var/tmp/hypercache-bench}
+mkdir -p "$SCRATCH"
+rc=0
+"$PY" "$HERE/bench.py" --profile "$profile" --scratch "$SCRATCH" \
+    ${only:+--only "$only"} || rc=$?
+if [ "$report" = 1 ] && [ -f "$SCRATCH/results-$profile.json" ]; then
+    "$PY" "$HERE/report.py" "$SCRATCH/results-$profile.json" \
+        "$TOP/docs/BENCHMARKS.md" "$TOP/docs/bench" || rc=1
+fi
+exit "$rc"
