@@ -315,8 +315,7 @@ def NOTES(info, res):
              "repetition on a %d MiB image; qemu-img bench reads sequential "
              "offsets that wrap at the image size, so each run makes %d "
              "passes (%d requests for cached stacks, %d for cache=none and "
-             "hc-none, whose rate is lower; in the committed run hc-none "
-             "still made the larger count).  The cache starts cold in each process: the "
+             "hc-none, whose rate is lower).  The cache starts cold in each process: the "
              "first pass (or two, with the default admission) are misses "
              "and are included in the figure, a few percent of the "
              "requests." % (pp["w1_img"] >> 20,
