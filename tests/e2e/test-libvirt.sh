@@ -98,7 +98,10 @@ inside() {
     lv_start "$run/libvirt" || fail_now "libvirtd could not start (log above)"
     hc_log "libvirtd $(libvirtd --version | awk '{print $NF}') up in $((SECONDS - t0))s (private namespace)"
 
-    lv_virsh define "$run/domain.xml" > /dev/null || fail_now "virsh define failed"
+    if ! lv_virsh define "$run/domain.xml" > /dev/null; then
+        tail -n 20 /var/log/libvirt/libvirtd.log >&2 2>/dev/null || true
+        fail_now "virsh define failed: libvirt rejected the XML or could not probe $QEMU_SYSTEM (its -qmp capability probe; libvirtd log above)"
+    fi
     t0=$SECONDS
     if ! lv_virsh start "$DOM" > /dev/null; then
         tail -n 30 /var/log/libvirt/libvirtd.log "$qlog" 2>/dev/null || true
