@@ -74,8 +74,10 @@ static void hypercache_fill_stats(BlockDriverState *bs, HypercacheStats *out)
         .bypassed = st.bypassed,
         .writeback_requests = st.writeback_requests,
         .writeback_bytes = st.writeback_bytes,
+        /* From counters that a reset zeroes together. */
         .merge_ratio = st.writeback_requests ?
-            (double)st.writeback_blocks_written / st.writeback_requests : 0,
+            (double)st.writeback_bytes / s->cfg.block_size /
+            st.writeback_requests : 0,
         .dirty_bytes = st.dirty_bytes,
         .hb_bytes = st.hb_bytes,
         .wb_bytes = st.wb_bytes,
