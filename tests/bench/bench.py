@@ -862,6 +862,32 @@ def main():
                 total_s=time.monotonic() - T0, loadavg_end=open(
                     "/proc/loadavg").read().strip(), failures=FAILURES)
     out = os.path.join(env.dir, "results-%s.json" % args.profile)
+    if only and os.path.exists(out):
+        # A partial rerun replaces its workloads in the last full results.
+        with open(out) as f:
+            old = json.load(f)
+        keys = set(env.results)
+        for k, v in old["results"].items():
+            if k not in keys:
+                env.results[k] = v
+        for k, v in old["commands"].items():
+            env.commands.setdefault(k, v)
+        oi = old["info"]
+        for k, v in oi.items():
+            if k in ("W5", "W6") and k not in info:
+                info[k] = v
+        dur = dict(oi.get("durations", {}))
+        dur.update(info.get("durations", {}))
+        info["durations"] = dur
+        info["total_s"] = sum(dur.values())
+        info["failures"] = [x for x in oi.get("failures", [])
+                            if x.split()[0].split(":")[0] not in only
+                            and x.split()[0].split("-")[0] not in only] + \
+            FAILURES
+        info["rerun"] = oi.get("rerun", []) + [
+            "%s at %s" % (",".join(sorted(only)), info["start"])]
+        info["start"] = oi["start"]
+        info["loadavg_end"] = oi.get("loadavg_end", info["loadavg_end"])
     with open(out, "w") as f:
         json.dump(dict(info=info, results=env.results,
                        commands=env.commands), f, indent=1)

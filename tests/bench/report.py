@@ -113,6 +113,13 @@ def main():
       (info["profile"], info["start"], m["commit"], info["total_s"],
        info["total_s"] / 60, os.path.basename(src)))
     w("")
+    if info.get("rerun"):
+        w("Rerun separately and merged into these results (same machine, "
+          "same day): %s.  The first attempt's figures for those workloads "
+          "were dropped because the shared QEMU build was rebuilt under the "
+          "run (a half-written qemu-img crashed); run.sh now runs private "
+          "copies of the binaries." % "; ".join(info["rerun"]))
+        w("")
     w("Reproduce: `tests/bench/run.sh` (full, ~%d min), `run.sh --quick`, "
       "`run.sh --smoke` (< 60 s, no report; `tests/bench/smoke.sh` wraps "
       "it for the test command)." % round(info["total_s"] / 60))
@@ -368,6 +375,22 @@ def NOTES(info, res):
                  "driver's hit ratio counts read requests only." %
                  (w5["requests"], w5["reads"], w5["writes"], w5["blocks"],
                   w5["disk"] >> 30, w5["cache_bytes"] >> 20))
+    n.append("Miss-path cost, measured by hand with perf (not part of "
+             "run.sh; 2026-11-24, same machine, build of 16:15): `qemu-img "
+             "bench -c 100000 -d 32 -s 4k -S 64k` over a 64 MiB image "
+             "(every read a miss) took 2.15 s bare, 3.02 s through "
+             "hypercache with size=1M (0.71x) and 2.62 s with mode=none "
+             "(0.82x).  `perf record -g` of the hypercache run: libc "
+             "memmove 10 % of samples (the bounce buffer copied to the "
+             "caller and again into the cache by hc_cache::read_fill, 1.8 "
+             "%), std::unordered_map::find 2.5 %, malloc/free ~3 % "
+             "(qemu_try_blockalign per missed run, plan allocation), "
+             "hc_cache::read_begin 1.1 %.  mode=none still takes the "
+             "read_begin → bounce → copy path (memmove 3 %).  This is the "
+             "W3 gap: a miss that will not be admitted (or mode=none) could "
+             "read straight into the caller's buffer, and the bounce buffer "
+             "could come from a pool; those are driver changes, reported, "
+             "not made here.")
     w6 = info.get("W6")
     if w6:
         if w6["method"] == "relay":

@@ -67,6 +67,17 @@ fi
 
 SCRATCH=${HC_BENCH_DIR:-/var/tmp/hypercache-bench}
 mkdir -p "$SCRATCH"
+# Run private copies: a rebuild of the shared build tree in the middle of a
+# run would otherwise mix two builds (or crash a half-written binary).
+BIN=$SCRATCH/bin.$$
+mkdir -p "$BIN"
+trap 'rm -rf "$BIN"' EXIT
+for v in QEMU_IMG QEMU_IO QSD QEMU_SYSTEM; do
+    [ -x "${!v:-}" ] || continue
+    cp "${!v}" "$BIN/$(basename "${!v}")"
+    export "$v=$BIN/$(basename "${!v}")"
+done
+echo "run.sh: QEMU binaries copied to $BIN ($(stat -c %y "$QEMU_IMG" | cut -d. -f1) build)" >&2
 rc=0
 "$PY" "$HERE/bench.py" --profile "$profile" --scratch "$SCRATCH" \
     ${only:+--only "$only"} || rc=$?
