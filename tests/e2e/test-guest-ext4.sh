@@ -1,0 +1,175 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# shellcheck source-path=SCRIPTDIR
+#
+# test-guest-ext4.sh: a guest makes ext4 on a hypercache disk (write-back),
+# runs fio with verify=crc32c (mixed random reads and writes, 4 jobs) on
+# files, syncs, and then keeps writing more files without syncing while
+# QEMU is killed with SIGKILL: an unclean power-off with dirty data in the
+# cache.  The correct expectation: what the guest synced is on the image;
+# what it did not sync may be lost, but the file system is consistent
+# (ext4's journal covers it).  So on the host, after a journal replay on a
+# copy, e2fsck -fn finds no errors; and a second boot (through hypercache
+# again) mounts the file system and fio --verify_only checks every block
+# fio wrote.
+#
+#   tests/e2e/test-guest-ext4.sh          about 60-90 s under TCG
+#   HC_EXT4_SELFTEST=1 ...                damage a fio file on the image
+#                                         after boot 1: must FAIL
+set -euo pipefail
+
+HC_LOG_TAG=guest-ext4
+# shellcheck source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+FAILS=()
+fail() { FAILS+=("$*"); hc_log "FAIL: $*"; }
+
+hc_init
+hc_require QEMU_IMG QEMU_IO
+if ! hc_check_driver; then
+    echo "SKIP: no '$HC_DRIVER' block driver in $QEMU_SYSTEM"
+    exit 77
+fi
+hc_build_guest
+
+IMG=$HC_RUN_DIR/ext4.raw
+"$QEMU_IMG" create -q -f raw "$IMG" 256M
+# Write-back with no background write-back and no sequential bypass: the
+# unsynced writes stay dirty in WB until the kill, so losing them is what
+# the test exercises.
+HC_DISK_ARGS=()
+hc_disk_args "$IMG" 64M
+HC_DISK_ARGS[3]="${HC_DISK_ARGS[3]},dirty-high=100,dirty-low=99,dirty-max=100,max-dirty-age=0,seq-cutoff=0"
+[ "$HC_DRIVER" = none ] && hc_disk_args "$IMG"
+
+FIO="fio --name=mix --directory=/mnt --numjobs=4 --size=6M --rw=randrw --rwmixwrite=60 --bsrange=4k-32k --ioengine=libaio --iodepth=8 --direct=1 --verify=crc32c --verify_fatal=1 --randrepeat=1 --group_reporting --output=/tmp/fio.log --eta=never"
+
+# --- boot 1: ext4, fio, sync, more writes, SIGKILL ---------------------------
+cat > "$HC_RUN_DIR/write.sh" <<EOF
+fail() { echo "FAIL: \$*"; [ -f /tmp/fio.log ] && tail -n 20 /tmp/fio.log; exit 1; }
+hc_progress "mke2fs, fio crc32c randrw, 4 jobs"
+mke2fs -t ext4 -q -F /dev/vda || fail mke2fs
+# A long commit interval: no journal commit (and its cache flush) comes
+# between the sync and the kill unless the guest asks for one.
+mount -t ext4 -o commit=60 /dev/vda /mnt || fail mount
+$FIO || fail "fio write+verify"
+grep -q "err= 0" /tmp/fio.log || fail "fio reported errors"
+dd if=/dev/zero of=/mnt/pre bs=1M count=16 status=none || fail "dd pre"
+sync
+echo HC-SYNCED
+# Not synced: these may be lost, but must not break the file system.
+# O_DIRECT overwrites of an allocated file reach the disk (its WB) with
+# no metadata change and no flush; new files add uncommitted metadata.
+dd if=/dev/urandom of=/mnt/pre bs=64k count=128 oflag=direct conv=notrunc status=none || echo "dd failed"
+echo HC-UNSYNCED
+mkdir -p /mnt/unsynced
+i=0
+while [ \$i -lt 400 ]; do
+    dd if=/dev/zero of=/mnt/unsynced/f\$i bs=64k count=4 oflag=direct status=none || echo "dd failed"
+    echo \$i >> /mnt/unsynced/log
+    i=\$((i + 1))
+done
+sleep 600
+EOF
+
+name=write
+dir=$HC_RUN_DIR
+stage=$dir/$name.stage
+rm -rf "$stage" && mkdir -p "$stage/hc"
+cp "$HC_RUN_DIR/write.sh" "$stage/hc/run.sh"
+(cd "$stage" && find hc | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) |
+    gzip -1 | cat "$HC_GUEST_DIR/initrd.gz" - > "$dir/$name.initrd"
+rm -rf "$stage"
+hc_log "boot 1: ext4 + fio, then SIGKILL while writing unsynced files"
+t0=$SECONDS
+"$QEMU_SYSTEM" -accel "${HC_ACCEL:-tcg}" -machine pc \
+    -m "${HC_MEM:-1024}" -smp "${HC_SMP:-1}" -nodefaults -no-user-config -display none \
+    "${HC_FW_ARGS[@]}" -serial "file:$dir/$name.serial" \
+    -qmp "unix:$dir/$name.qmp,server=on,wait=off" -no-reboot \
+    -kernel "$HC_GUEST_DIR/vmlinuz" -initrd "$dir/$name.initrd" \
+    -append "console=ttyS0 quiet panic=-1" "${HC_DISK_ARGS[@]}" \
+    > "$dir/$name.qemu.log" 2>&1 &
+# No `timeout` in front: the SIGKILL must hit QEMU itself.
+HC_QEMU_PID=$!
+synced=0
+while kill -0 "$HC_QEMU_PID" 2>/dev/null; do
+    if tr -d '\r' 2>/dev/null < "$dir/$name.serial" | grep -qx HC-UNSYNCED; then
+        synced=1; break
+    fi
+    if tr -d '\r' 2>/dev/null < "$dir/$name.serial" | grep -q '^FAIL:\|===HC-RESULT-END'; then
+        break
+    fi
+    [ $((SECONDS - t0)) -lt "$HC_BOOT_TIMEOUT" ] || { kill -KILL "$HC_QEMU_PID"; break; }
+    sleep 0.2
+done
+dirty=unknown
+if [ "$synced" = 1 ]; then
+    # 8 MiB and more written since the sync, none of it flushed: pull the
+    # plug now.
+    if [ "$HC_DRIVER" = hypercache ]; then
+        dirty=$(hc_qmp "$dir/$name.qmp" x-hypercache-query '{"node-name":"hc0"}' 2>/dev/null |
+            python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["stats"]["dirty-bytes"])' || echo unknown)
+    fi
+    kill -KILL "$HC_QEMU_PID"
+    hc_log "boot 1: SIGKILL after $((SECONDS - t0))s, $dirty dirty bytes in WB"
+fi
+wait "$HC_QEMU_PID" 2>/dev/null || true
+HC_QEMU_PID=
+if [ "$synced" != 1 ]; then
+    tail -n 5 "$dir/$name.qemu.log"
+    tr -d '\r' < "$dir/$name.serial" | tail -n 30
+    echo "FAIL: guest-ext4: boot 1 did not get past its sync"
+    exit 1
+fi
+tr -d '\r' < "$dir/$name.serial" | sed -n '/^===HC-RESULT-BEGIN/,$p' | grep -v '^HC-' | head -n 20 || true
+if [ "$HC_DRIVER" = hypercache ] && [ "$dirty" != unknown ] && [ "$dirty" -eq 0 ]; then
+    fail "no dirty data in WB at the kill: the unclean power-off tested nothing"
+fi
+
+if [ "${HC_EXT4_SELFTEST:-0}" = 1 ]; then
+    blk=$(debugfs -R "bmap /mix.1.0 3" "$IMG" 2>/dev/null | tail -n 1)
+    hc_log "self-test: zeroing fs block $blk of /mix.1.0 on the image"
+    dd if=/dev/zero of="$IMG" bs=4096 seek="$blk" count=1 conv=notrunc status=none
+fi
+
+# --- host: journal replay on a copy, then a read-only full check --------------
+cp --sparse=always "$IMG" "$HC_RUN_DIR/copy.raw"
+e2fsck -fy -E journal_only "$HC_RUN_DIR/copy.raw" > "$HC_RUN_DIR/replay.log" 2>&1 || true
+if e2fsck -fn "$HC_RUN_DIR/copy.raw" > "$HC_RUN_DIR/e2fsck.log" 2>&1; then
+    hc_log "host: e2fsck -fn clean after journal replay"
+else
+    fail "host e2fsck -fn: $(tail -n 8 "$HC_RUN_DIR/e2fsck.log")"
+fi
+rm -f "$HC_RUN_DIR/copy.raw"
+
+# --- boot 2: mount, fio --verify_only -------------------------------------------
+cat > "$HC_RUN_DIR/verify.sh" <<EOF
+fail() { echo "FAIL: \$*"; [ -f /tmp/fio.log ] && grep -m 5 -iE "verify|crc|bad" /tmp/fio.log; exit 1; }
+hc_progress "mount (journal replay) and fio --verify_only"
+mount -t ext4 /dev/vda /mnt || fail mount
+$FIO --verify_only || fail "fio verify_only"
+ls /mnt/unsynced 2>/dev/null | wc -l | sed 's/^/unsynced files that survived: /'
+umount /mnt || fail umount
+e2fsck -fn /dev/vda > /tmp/e2fsck.log 2>&1 || { cat /tmp/e2fsck.log; fail "guest e2fsck after umount"; }
+echo "fio data verified"
+EOF
+rc=0
+hc_boot verify "$HC_RUN_DIR/verify.sh" "${HC_DISK_ARGS[@]}" || rc=$?
+cat "$HC_RUN_DIR/verify.out"
+[ "$rc" = 0 ] || fail "boot 2 (verify) exited $rc"
+
+if [ "${HC_EXT4_SELFTEST:-0}" = 1 ]; then
+    if [ ${#FAILS[@]} -gt 0 ]; then
+        echo "PASS: guest-ext4 self-test: the damage was seen (${FAILS[*]})"; exit 0
+    fi
+    echo "FAIL: guest-ext4 self-test: damage went unnoticed"; exit 1
+fi
+if [ ${#FAILS[@]} -eq 0 ]; then
+    echo "PASS: guest-ext4 (driver $HC_DRIVER, $dirty dirty bytes lost at the kill)"
+    exit 0
+fi
+echo "FAIL: guest-ext4: ${#FAILS[@]} check(s) failed"
+printf '  - %s\n' "${FAILS[@]}"
+HC_KEEP=1
+exit 1
