@@ -43,33 +43,41 @@ hc_disk_args "$IMG" 64M
 HC_DISK_ARGS[3]="${HC_DISK_ARGS[3]},dirty-high=100,dirty-low=99,dirty-max=100,max-dirty-age=0,seq-cutoff=0"
 [ "$HC_DRIVER" = none ] && hc_disk_args "$IMG"
 
-FIO="fio --name=mix --directory=/mnt --numjobs=4 --size=6M --rw=randrw --rwmixwrite=60 --bsrange=4k-32k --ioengine=libaio --iodepth=8 --direct=1 --verify=crc32c --verify_fatal=1 --randrepeat=1 --group_reporting --output=/tmp/fio.log --eta=never"
+# Mixed random reads and writes, verified as they go; then random writes
+# verified at the end, and again by --verify_only in boot 2.
+MIX="fio --name=mix --directory=/mnt --numjobs=4 --size=6M --rw=randrw --rwmixwrite=60 --bsrange=4k-32k --ioengine=libaio --iodepth=8 --direct=1 --verify=crc32c --verify_fatal=1 --randrepeat=1 --group_reporting --output=/tmp/mix.log --eta=never"
+FIO="fio --name=data --directory=/mnt --numjobs=4 --size=6M --rw=randwrite --bsrange=4k-32k --ioengine=libaio --iodepth=8 --direct=1 --verify=crc32c --verify_fatal=1 --randrepeat=1 --group_reporting --output=/tmp/fio.log --eta=never"
 
 # --- boot 1: ext4, fio, sync, more writes, SIGKILL ---------------------------
 cat > "$HC_RUN_DIR/write.sh" <<EOF
 fail() { echo "FAIL: \$*"; [ -f /tmp/fio.log ] && tail -n 20 /tmp/fio.log; exit 1; }
 hc_progress "mke2fs, fio crc32c randrw, 4 jobs"
-mke2fs -t ext4 -q -F /dev/vda || fail mke2fs
+mke2fs -t ext4 -q -F /dev/vda 192M || fail mke2fs
 # A long commit interval: no journal commit (and its cache flush) comes
 # between the sync and the kill unless the guest asks for one.
 mount -t ext4 -o commit=60 /dev/vda /mnt || fail mount
+$MIX || { cat /tmp/mix.log; fail "fio randrw+verify"; }
+grep -q "err= 0" /tmp/mix.log || fail "fio randrw reported errors"
 $FIO || fail "fio write+verify"
 grep -q "err= 0" /tmp/fio.log || fail "fio reported errors"
 dd if=/dev/zero of=/mnt/pre bs=1M count=16 status=none || fail "dd pre"
 sync
 echo HC-SYNCED
 # Not synced: these may be lost, but must not break the file system.
-# O_DIRECT overwrites of an allocated file reach the disk (its WB) with
-# no metadata change and no flush; new files add uncommitted metadata.
-dd if=/dev/urandom of=/mnt/pre bs=64k count=128 oflag=direct conv=notrunc status=none || echo "dd failed"
-echo HC-UNSYNCED
+# New files: uncommitted metadata and data.
 mkdir -p /mnt/unsynced
 i=0
-while [ \$i -lt 400 ]; do
+while [ \$i -lt 16 ]; do
     dd if=/dev/zero of=/mnt/unsynced/f\$i bs=64k count=4 oflag=direct status=none || echo "dd failed"
     echo \$i >> /mnt/unsynced/log
     i=\$((i + 1))
 done
+# Last, O_DIRECT overwrites of an allocated file: they reach the disk (its
+# WB) with no metadata change and no flush.
+dd if=/dev/urandom of=/mnt/pre bs=64k count=128 oflag=direct conv=notrunc status=none || echo "dd failed"
+# And 8 MiB past the file system's end: certainly unflushed.
+dd if=/dev/urandom of=/dev/vda bs=64k count=128 seek=3200 oflag=direct status=none || echo "dd failed"
+echo HC-UNSYNCED
 sleep 600
 EOF
 
@@ -105,8 +113,7 @@ while kill -0 "$HC_QEMU_PID" 2>/dev/null; do
 done
 dirty=unknown
 if [ "$synced" = 1 ]; then
-    # 8 MiB and more written since the sync, none of it flushed: pull the
-    # plug now.
+    # 9 MiB written since the sync, none of it flushed: pull the plug.
     if [ "$HC_DRIVER" = hypercache ]; then
         dirty=$(hc_qmp "$dir/$name.qmp" x-hypercache-query '{"node-name":"hc0"}' 2>/dev/null |
             python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["stats"]["dirty-bytes"])' || echo unknown)
@@ -127,11 +134,6 @@ if [ "$HC_DRIVER" = hypercache ] && [ "$dirty" != unknown ] && [ "$dirty" -eq 0 
     fail "no dirty data in WB at the kill: the unclean power-off tested nothing"
 fi
 
-if [ "${HC_EXT4_SELFTEST:-0}" = 1 ]; then
-    blk=$(debugfs -R "bmap /mix.1.0 3" "$IMG" 2>/dev/null | tail -n 1)
-    hc_log "self-test: zeroing fs block $blk of /mix.1.0 on the image"
-    dd if=/dev/zero of="$IMG" bs=4096 seek="$blk" count=1 conv=notrunc status=none
-fi
 
 # --- host: journal replay on a copy, then a read-only full check --------------
 cp --sparse=always "$IMG" "$HC_RUN_DIR/copy.raw"
@@ -140,6 +142,14 @@ if e2fsck -fn "$HC_RUN_DIR/copy.raw" > "$HC_RUN_DIR/e2fsck.log" 2>&1; then
     hc_log "host: e2fsck -fn clean after journal replay"
 else
     fail "host e2fsck -fn: $(tail -n 8 "$HC_RUN_DIR/e2fsck.log")"
+fi
+# The file system is only readable by debugfs after the replay.
+if [ "${HC_EXT4_SELFTEST:-0}" = 1 ]; then
+    blk=$(debugfs -R "bmap /data.1.0 0" "$HC_RUN_DIR/copy.raw" 2>/dev/null | tail -n 1)
+    [ -n "$blk" ] || hc_die "self-test: no block map for /data.1.0"
+    bsz=$(dumpe2fs -h "$HC_RUN_DIR/copy.raw" 2>/dev/null | sed -n 's/^Block size: *//p')
+    hc_log "self-test: zeroing 256 KiB of /data.1.0 from fs block $blk (of $bsz bytes) on the image"
+    dd if=/dev/zero of="$IMG" bs="$bsz" seek="$blk" count=$((262144 / bsz)) conv=notrunc status=none
 fi
 rm -f "$HC_RUN_DIR/copy.raw"
 
