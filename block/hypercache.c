@@ -64,7 +64,7 @@ static QemuOptsList hypercache_runtime_opts = {
         { .name = HC_OPT_POLICY, .type = QEMU_OPT_STRING,
           .help = "freq, lru or s3fifo" },
         { .name = HC_OPT_ADMIT_THRESHOLD, .type = QEMU_OPT_NUMBER,
-          .help = "accesses before a read miss is admitted, 1..255" },
+          .help = "accesses before a read miss is admitted, 1..15" },
         { .name = HC_OPT_DIRTY_HIGH, .type = QEMU_OPT_NUMBER,
           .help = "background write-back starts above this % of size" },
         { .name = HC_OPT_DIRTY_LOW, .type = QEMU_OPT_NUMBER,
@@ -124,7 +124,8 @@ static bool hypercache_opt_u32(QemuOpts *opts, const char *name,
     uint64_t v = qemu_opt_get_number(opts, name, *out);
 
     if (v > UINT32_MAX) {
-        error_setg(errp, "Option '%s' is too large: %" PRIu64, name, v);
+        error_setg(errp, "Option '%s' must be a small non-negative number, "
+                   "not %" PRIu64, name, v);
         return false;
     }
     *out = v;
@@ -142,6 +143,7 @@ static bool hypercache_parse_opts(QDict *options, hc_config *cfg,
                                       &error_abort);
     const char *str;
     char err[256];
+    uint64_t size;
     int val;
     bool ok = false;
 
@@ -151,9 +153,13 @@ static bool hypercache_parse_opts(QDict *options, hc_config *cfg,
     }
 
     cfg->size = qemu_opt_get_size(opts, HC_OPT_SIZE, cfg->size);
-    cfg->block_size = MIN(qemu_opt_get_size(opts, HC_OPT_BLOCK_SIZE,
-                                            cfg->block_size),
-                          (uint64_t)UINT32_MAX);
+    size = qemu_opt_get_size(opts, HC_OPT_BLOCK_SIZE, cfg->block_size);
+    if (size > 65536) {
+        error_setg(errp, "Option '%s' must be a power of two from 512 to "
+                   "65536, not %" PRIu64, HC_OPT_BLOCK_SIZE, size);
+        goto out;
+    }
+    cfg->block_size = size;
     str = qemu_opt_get(opts, HC_OPT_MODE);
     if (str) {
         if (!hypercache_parse_enum(HC_OPT_MODE, str, hypercache_mode_name,
@@ -192,6 +198,13 @@ static bool hypercache_parse_opts(QDict *options, hc_config *cfg,
     cfg->max_merge = qemu_opt_get_size(opts, HC_OPT_MAX_MERGE, cfg->max_merge);
     cfg->seq_cutoff = qemu_opt_get_size(opts, HC_OPT_SEQ_CUTOFF,
                                         cfg->seq_cutoff);
+    /* QMP turns a negative number into a huge one: refuse those. */
+    if (cfg->seq_cutoff > INT64_MAX) {
+        error_setg(errp, "Option '%s' must be a non-negative size below "
+                   "2^63 (0 never bypasses), not %" PRIu64,
+                   HC_OPT_SEQ_CUTOFF, cfg->seq_cutoff);
+        goto out;
+    }
 
     if (cfg->size > qemu_get_host_physmem()) {
         error_setg(errp, "Option '%s' (%" PRIu64 " bytes) exceeds the host's "
@@ -742,6 +755,7 @@ hypercache_co_preadv_part(BlockDriverState *bs, int64_t offset, int64_t bytes,
             hc_read_fill(s->cache, plan, i, buf);
         } else {
             trace_hypercache_error(bs, "read", ret);
+            hc_read_failed(s->cache, plan, i, ret);
         }
         qemu_vfree(buf);
     }

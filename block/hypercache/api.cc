@@ -99,6 +99,10 @@ void hc_read_fill(hc_cache *c, hc_read_plan *plan, size_t i,
     guard_void([&] { c->read_fill(plan, i, buf); });
 }
 
+void hc_read_failed(hc_cache *c, hc_read_plan *, size_t, int) {
+    c->st.add(c->st.read_errors);
+}
+
 void hc_read_end(hc_cache *c, hc_read_plan *plan) {
     if (plan) {
         c->read_end(plan);

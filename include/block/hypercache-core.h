@@ -132,6 +132,10 @@ const hc_read_seg *hc_read_plan_seg(const hc_read_plan *plan, size_t i);
  */
 void hc_read_fill(hc_cache *c, hc_read_plan *plan, size_t i, const void *buf);
 
+/* The child read of miss run @i failed with @ret: nothing is filled, the
+ * error is counted. */
+void hc_read_failed(hc_cache *c, hc_read_plan *plan, size_t i, int ret);
+
 /* Unpin the hits and free the plan. */
 void hc_read_end(hc_cache *c, hc_read_plan *plan);
 
