@@ -81,7 +81,7 @@ echo HC-UNSYNCED
 sleep 600
 EOF
 
-name=write
+name="write"
 dir=$HC_RUN_DIR
 stage=$dir/$name.stage
 rm -rf "$stage" && mkdir -p "$stage/hc"

@@ -34,6 +34,7 @@ hc_build_guest
 IMG=$HC_RUN_DIR/mq.raw
 "$QEMU_IMG" create -q -f raw "$IMG" 64M
 aio=$(hc_pick_aio "$IMG")
+# shellcheck disable=SC2054 # commas belong to QEMU options
 DISK=(-object iothread,id=io0 -object iothread,id=io1
     -blockdev "driver=file,node-name=disk0,filename=$IMG,cache.direct=on,aio=$aio"
     -blockdev "driver=hypercache,node-name=hc0,file=disk0,size=8M,block-size=16k,admit-threshold=1,max-dirty-age=20"
@@ -61,6 +62,7 @@ sync
 echo "both rounds and the re-read verified"
 EOF
 
+# shellcheck disable=SC2317 # called through HC_BOOT_HOOK
 mq_hook() { # read the node's statistics before QEMU quits
     hc_qmp "$1" x-hypercache-query '{"node-name":"hc0"}' > "$HC_RUN_DIR/stats.json"
 }

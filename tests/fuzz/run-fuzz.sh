@@ -35,6 +35,7 @@ if [ "$stale" = 1 ]; then
     echo "building $bin with $cxx" >&2
     # Coverage instrumentation only for the core: the harness's byte-wise
     # model checks would otherwise dominate the run time.
+    # shellcheck disable=SC2054 # commas belong to compiler flags
     common=(-std=c++20 -O1 -g -fno-omit-frame-pointer
         -fsanitize=address,undefined -fno-sanitize-recover=undefined
         -I"$top/include" -I"$top/block/hypercache")
