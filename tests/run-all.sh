@@ -65,7 +65,23 @@ if [ "$QUICK" -eq 0 ]; then
     [ "$rc" -eq 0 ] || tail -n 40 "$log"
 fi
 
-# --- 3. qemu-iotests, run by QEMU's ./check against the built binaries --
+# --- 3. fuzzing: the core's API and the simulator's parsers, briefly ----
+step "fuzzing (libFuzzer, ASan+UBSan; HC_SOAK=1 runs longer)"
+fuzz_secs=30
+sim_fuzz_secs=15
+if [ "${HC_SOAK:-0}" = 1 ]; then fuzz_secs=1800; sim_fuzz_secs=600; fi
+log=$LOGDIR/fuzz-core.log
+bash "$TOP/tests/fuzz/run-fuzz.sh" "$fuzz_secs" > "$log" 2>&1
+rc=$?
+tail -n 2 "$log" | sed 's/^/    /'
+if [ "$rc" -eq 0 ]; then count fuzz-core 0 1 0; else count fuzz-core 1 0 1; fi
+log=$LOGDIR/fuzz-sim.log
+bash "$TOP/tools/hypercache-sim/run-fuzzers.sh" "$sim_fuzz_secs" "$TOP/build-sim-fuzz" > "$log" 2>&1
+rc=$?
+grep '^fuzz-sim' "$log" | sed 's/^/    /'
+if [ "$rc" -eq 0 ]; then count fuzz-sim 0 2 0; else count fuzz-sim 1 0 1; fi
+
+# --- 4. qemu-iotests, run by QEMU's ./check against the built binaries --
 iotests=()
 for t in "$TOP"/tests/qemu-iotests/tests/hypercache-*; do
     case "$t" in *.out) continue ;; esac
@@ -92,7 +108,7 @@ for fmt in raw qcow2; do
     fi
 done
 
-# --- 4. end to end: a real guest on a hypercache disk -------------------
+# --- 5. end to end: real guests, crashes, libvirt -----------------------
 for t in "$TOP"/tests/e2e/test-*.sh; do
     [ -e "$t" ] || continue
     name=e2e-$(basename "$t" .sh)
@@ -103,6 +119,14 @@ for t in "$TOP"/tests/e2e/test-*.sh; do
     tail -n 5 "$log" | sed 's/^/    /'
     if [ "$rc" -eq 0 ]; then count "$name" 0 1 0; else count "$name" 1 0 1; fi
 done
+
+# --- 6. the benchmark suite's smoke run, so that it cannot rot ---------
+step "benchmark smoke run (tests/bench/smoke.sh)"
+log=$LOGDIR/bench-smoke.log
+bash "$TOP/tests/bench/smoke.sh" > "$log" 2>&1
+rc=$?
+tail -n 3 "$log" | sed 's/^/    /'
+if [ "$rc" -eq 0 ]; then count bench-smoke 0 1 0; else count bench-smoke 1 0 1; fi
 
 echo
 if [ ${#failures[@]} -gt 0 ]; then
