@@ -130,14 +130,17 @@ uint32_t hc_cache::insert(uint64_t block, uint32_t slot, uint8_t state) {
     uint32_t e = tindx.alloc_entry();  // never fails: entries >= slots
     Entry &en = tindx.at(e);
     Tindx::Shard &sh = tindx.shard_of(block);
+    // Into the policy first, while no reader can find the entry: a hit's
+    // touch() must never see an entry that is not in the policy's lists
+    // (LRU would unlink it from a list it is not on).
+    en.block = block;
+    en.slot = slot;
+    en.state = state;
+    policy->insert(tindx, e);
     {
         std::lock_guard g(sh.mu);
-        en.block = block;
-        en.slot = slot;
-        en.state = state;
         tindx.link(sh, e);
     }
-    policy->insert(tindx, e);
     (state & kDirty ? dirty_blocks : clean_blocks)
         .fetch_add(1, std::memory_order_relaxed);
     return e;
