@@ -107,21 +107,28 @@ bool hc_cache::try_evict(uint32_t e) {
     return true;
 }
 
+bool hc_cache::evict_victim() {
+    uint32_t victim = kNil;
+    auto fn = [&](uint32_t e) {
+        if (try_evict(e)) {
+            victim = e;
+            return true;
+        }
+        return false;
+    };
+    if (!policy->evict_one(tindx, EvictFn(fn))) {
+        return false;
+    }
+    tindx.free_entry(victim);
+    return true;
+}
+
 uint32_t hc_cache::alloc_slot() {
     uint32_t slot;
     while (!tbuf.alloc(&slot)) {
-        uint32_t victim = kNil;
-        auto fn = [&](uint32_t e) {
-            if (try_evict(e)) {
-                victim = e;
-                return true;
-            }
-            return false;
-        };
-        if (!policy->evict_one(tindx, EvictFn(fn))) {
+        if (!evict_victim()) {
             return kNil;
         }
-        tindx.free_entry(victim);
     }
     return slot;
 }
@@ -239,18 +246,9 @@ int hc_cache::shrink_to(uint32_t n) {
         return -EBUSY;
     }
     while (tbuf.used_count() > n) {
-        uint32_t victim = kNil;
-        auto fn = [&](uint32_t e) {
-            if (try_evict(e)) {
-                victim = e;
-                return true;
-            }
-            return false;
-        };
-        if (!policy->evict_one(tindx, EvictFn(fn))) {
+        if (!evict_victim()) {
             return -EBUSY;
         }
-        tindx.free_entry(victim);
     }
     // Move survivors out of the tail into free slots below @n.
     std::vector<uint32_t> low;

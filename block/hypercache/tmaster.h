@@ -141,6 +141,7 @@ struct hc_cache {
 
     // ---- internals (callers hold mu unless noted) ----
     uint32_t alloc_slot();               // evicts if needed; kNil if full
+    bool evict_victim();                 // one clean block out; false if none
     bool try_evict(uint32_t e);          // the EvictFn of the policy
     void drop(uint32_t e);               // takes the shard lock itself
     void finish(hc_write_ticket *t, int ret);
