@@ -86,6 +86,19 @@ bool parse_factors(const std::string &s, std::vector<double> *out,
     return true;
 }
 
+// One core run of policy @p at size @s, with the options' overrides.
+CoreRun core_run(const Options &o, hc_policy p, const SizeSpec &s,
+                 uint64_t working_set) {
+    CoreRun run;
+    run.policy = p;
+    run.blocks = size_in_blocks(s, working_set, o.block_size);
+    run.working_set = working_set;
+    run.block_size = o.block_size;
+    run.admit_threshold = o.admit_threshold;
+    run.seq_cutoff = o.seq_cutoff;
+    return run;
+}
+
 void exact_curve(const ExactMrc &m, uint64_t ws, Report *r) {
     // Log-spaced sizes from one block to the whole working set.
     const int points = 64;
@@ -137,13 +150,7 @@ int simulate(const Options &o, const Selection &sel,
 
     for (hc_policy p : sel.core) {
         for (const SizeSpec &s : o.sizes) {
-            CoreRun run;
-            run.policy = p;
-            run.blocks = size_in_blocks(s, w.distinct(), o.block_size);
-            run.working_set = w.distinct();
-            run.block_size = o.block_size;
-            run.admit_threshold = o.admit_threshold;
-            run.seq_cutoff = o.seq_cutoff;
+            CoreRun run = core_run(o, p, s, w.distinct());
             RunResult res;
             res.size_label = s.text;
             // The estimate sees the access stream, not the policy's choices,
@@ -183,13 +190,7 @@ int simulate(const Options &o, const Selection &sel,
     if (o.writeback) {
         for (hc_policy p : sel.core) {
             for (const SizeSpec &s : o.sizes) {
-                CoreRun run;
-                run.policy = p;
-                run.blocks = size_in_blocks(s, w.distinct(), o.block_size);
-                run.working_set = w.distinct();
-                run.block_size = o.block_size;
-                run.admit_threshold = o.admit_threshold;
-                run.seq_cutoff = o.seq_cutoff;
+                CoreRun run = core_run(o, p, s, w.distinct());
                 RunResult res;
                 res.size_label = s.text;
                 if (!run_core_writeback(trace.requests, o.reads_only, run,
