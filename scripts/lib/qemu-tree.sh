@@ -42,7 +42,7 @@ hc_fetch_qemu() {
     fi
     local dl=$CACHE/dl
     mkdir -p "$dl"
-    if ! (cd "$dl" && echo "$HC_QEMU_SHA256" | sha256sum --quiet -c - 2>/dev/null); then
+    if ! (cd "$dl" && echo "$HC_QEMU_SHA256" | sha256sum --quiet -c - >/dev/null 2>&1); then
         echo "downloading Debian's source package qemu=$QEMU_DEB_VERSION (trixie)"
         hc_apt_update
         (cd "$dl" && apt-get source -q --download-only "qemu=$QEMU_DEB_VERSION") ||
