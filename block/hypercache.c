@@ -260,7 +260,6 @@ static bool GRAPH_RDLOCK hypercache_child_writable(BlockDriverState *bs)
     return bs->file && (bs->file->perm & BLK_PERM_WRITE);
 }
 
-
 /*
  * Write one extent to the child.  The part past the child's end (the tail
  * of a last, partial cache block) is not written, so the image never grows.
