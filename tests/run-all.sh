@@ -54,6 +54,15 @@ bad=$(sed -n 's/^Fail: *\([0-9]*\).*/\1/p' "$log" | tail -n 1)
 count meson "$rc" "${ok:-0}" "${bad:-0}"
 [ "$rc" -eq 0 ] || tail -n 40 "$log"
 
+# --- 1b. QEMU's style for the glue (scripts/checkpatch.pl) ---------------
+step "QEMU coding style of the glue (checkpatch.pl)"
+log=$LOGDIR/checkpatch.log
+perl "$QEMU_TREE/scripts/checkpatch.pl" --no-tree -f "$TOP"/block/hypercache*.c \
+    "$TOP"/block/hypercache-int.h > "$log" 2>&1
+rc=$?
+grep '^total:' "$log" | sed 's/^/    /'
+if [ "$rc" -eq 0 ]; then count checkpatch 0 1 0; else count checkpatch 1 0 1; fi
+
 # --- 2. the core under ASan/UBSan and TSan ------------------------------
 if [ "$QUICK" -eq 0 ]; then
     step "core under sanitizers (ASan+UBSan, TSan)"
