@@ -39,6 +39,10 @@ HC_QEMU_PID=
 HC_T0=$SECONDS
 
 hc_log() { printf '[%s +%3ds] %s\n' "${HC_LOG_TAG:-e2e}" $((SECONDS - HC_T0)) "$*" >&2; }
+
+# Checked tests collect their failures here and report them all at the end.
+FAILS=()
+fail() { FAILS+=("$*"); hc_log "FAIL: $*"; }
 hc_die() { printf '[%s] ERROR: %s\n' "${HC_LOG_TAG:-e2e}" "$*" >&2; exit 1; }
 
 # Binaries: the environment wins, then configure-qemu.sh's own answer (it

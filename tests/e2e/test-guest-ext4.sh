@@ -22,8 +22,6 @@ HC_LOG_TAG=guest-ext4
 # shellcheck source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-FAILS=()
-fail() { FAILS+=("$*"); hc_log "FAIL: $*"; }
 
 hc_init
 hc_require QEMU_IMG QEMU_IO

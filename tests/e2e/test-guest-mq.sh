@@ -20,8 +20,6 @@ HC_LOG_TAG=guest-mq
 # shellcheck source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-FAILS=()
-fail() { FAILS+=("$*"); hc_log "FAIL: $*"; }
 
 hc_init
 hc_require QEMU_IMG QEMU_IO

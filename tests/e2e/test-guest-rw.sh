@@ -25,8 +25,6 @@ HC_LOG_TAG=guest-rw
 
 DISK_MIB=256
 CACHE_SIZE=${HC_RW_CACHE_SIZE:-64M}
-FAILS=()
-fail() { FAILS+=("$*"); hc_log "FAIL: $*"; }
 
 hc_init
 hc_require QEMU_IMG QEMU_IO

@@ -46,9 +46,6 @@ DOC_HC_OPTS=driver=hypercache,node-name=hc0,file=disk0,size=256M
 PKGS=(libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients libxml2-utils)
 IMG_MIB=64
 GUEST_TIMEOUT=${HC_BOOT_TIMEOUT:-120}
-FAILS=()
-
-fail() { FAILS+=("$*"); hc_log "FAIL: $*"; }
 fail_now() { echo "FAIL: $*"; exit 1; }
 
 # ---- inside the private mount namespace ------------------------------------
