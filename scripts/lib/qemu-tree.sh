@@ -18,7 +18,8 @@ HC_CONFIGURE_ARGS=(
     --disable-rust
 )
 HC_TARGETS=(qemu-system-x86_64 qemu-img qemu-io qemu-nbd
-            storage-daemon/qemu-storage-daemon)
+            storage-daemon/qemu-storage-daemon
+            tests/unit/test-hypercache-mq)
 
 # Where the QEMU tree and its build live.
 if [ -n "${QEMU_SRC:-}" ]; then
@@ -68,16 +69,20 @@ HC_LINKS=(
     include/block/hypercache-core.h
     docs/system/hypercache.rst
 )
+# Files that live elsewhere in the tree than here: "ours:theirs".
+HC_LINKS_MOVED=(
+    tests/qemu-unit/test-hypercache-mq.c:tests/unit/test-hypercache-mq.c
+)
 
 hc_graft() {
     step "graft hypercache into the QEMU tree"
     local f t
-    for f in "${HC_LINKS[@]}"; do
-        t=$QEMU_TREE/$f
+    for f in "${HC_LINKS[@]}" "${HC_LINKS_MOVED[@]}"; do
+        t=$QEMU_TREE/${f#*:}
         if [ -e "$t" ] && [ ! -L "$t" ]; then
             die "$t exists and is not our symlink: is this tree already patched by something else?"
         fi
-        ln -sfn "$TOP/$f" "$t"
+        ln -sfn "$TOP/${f%%:*}" "$t"
     done
     for f in "$TOP"/tests/qemu-iotests/tests/hypercache-*; do
         [ -e "$f" ] || continue
