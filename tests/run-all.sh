@@ -58,10 +58,19 @@ count meson "$rc" "${ok:-0}" "${bad:-0}"
 step "QEMU coding style of the glue (checkpatch.pl)"
 log=$LOGDIR/checkpatch.log
 perl "$QEMU_TREE/scripts/checkpatch.pl" --no-tree -f "$TOP"/block/hypercache*.c \
-    "$TOP"/block/hypercache-int.h > "$log" 2>&1
+    "$TOP"/block/hypercache-int.h "$TOP"/tests/qemu-unit/*.c > "$log" 2>&1
 rc=$?
 grep '^total:' "$log" | sed 's/^/    /'
 if [ "$rc" -eq 0 ]; then count checkpatch 0 1 0; else count checkpatch 1 0 1; fi
+
+# --- 1c. several iothreads on one node, inside QEMU (g_test, TAP) -------
+step "multiqueue: several iothreads on one node (test-hypercache-mq)"
+log=$LOGDIR/qemu-unit-mq.log
+timeout 300 "$QEMU_BUILD/tests/unit/test-hypercache-mq" --tap > "$log" 2>&1
+rc=$?
+grep -E '^(ok|not ok) ' "$log" | sed 's/^/    /'
+count qemu-unit-mq "$rc" "$(grep -c '^ok ' "$log")" "$(grep -c '^not ok ' "$log")"
+[ "$rc" -eq 0 ] || tail -n 40 "$log"
 
 # --- 2. the core under ASan/UBSan and TSan ------------------------------
 if [ "$QUICK" -eq 0 ]; then
