@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include "mrc.h"
 
+#include <algorithm>
+
 #include "util.h"
 
 namespace hypercache {
@@ -49,20 +51,54 @@ uint64_t MrcEstimator::distance(uint64_t last_time) {
 }
 
 void MrcEstimator::record(uint64_t block) {
-    uint64_t h = sample_hash(block);
-    if (h >= threshold_) {
+    if (sample_hash(block) >= threshold_.load(std::memory_order_relaxed)) {
         return;
     }
+    // Sampled: queue it in this thread's batch; the batch is replayed into
+    // the estimator once full, so the estimator's mutex is taken once per
+    // kBatch samples and iothreads do not contend for it on every hit.
+    // Threads' accesses interleave at batch granularity, which moves stack
+    // distances by at most a batch or so: noise for a miss-ratio curve.
+    Batch &bt = batches_[thread_stripe()];
+    uint64_t full[kBatch];
+    {
+        std::lock_guard g(bt.mu);
+        bt.blocks[bt.n++] = block;
+        if (bt.n < kBatch) {
+            return;
+        }
+        std::copy(bt.blocks, bt.blocks + kBatch, full);
+        bt.n = 0;
+    }
     std::lock_guard g(mu_);
-    if (h >= threshold_) {
-        return;
+    for (uint64_t b : full) {
+        replay(b);
+    }
+}
+
+// Take every batch's queued samples (callers hold mu_).
+void MrcEstimator::drain_batches() {
+    for (Batch &bt : batches_) {
+        std::lock_guard g(bt.mu);
+        for (uint32_t i = 0; i < bt.n; i++) {
+            replay(bt.blocks[i]);
+        }
+        bt.n = 0;
+    }
+}
+
+void MrcEstimator::replay(uint64_t block) {
+    uint64_t h = sample_hash(block);
+    uint64_t threshold = threshold_.load(std::memory_order_relaxed);
+    if (h >= threshold) {
+        return;  // the rate was cut after this sample was queued
     }
     if (fenwick_.empty() || now_ - base_ >= fenwick_.size()) {
         compact();
     }
     // Each sample stands for 1/rate accesses; weighting by that keeps
     // samples taken before a rate cut from dominating those after it.
-    double scale = double(kHashRange) / double(threshold_);
+    double scale = double(kHashRange) / double(threshold);
     total_ += scale;
     auto it = last_.find(block);
     if (it == last_.end()) {
@@ -85,7 +121,7 @@ void MrcEstimator::record(uint64_t block) {
     while (last_.size() > kMaxTracked) {
         // Fixed-size SHARDS: lower the rate to drop the largest hash.
         auto top = std::prev(by_hash_.end());
-        threshold_ = top->first;
+        threshold_.store(top->first, std::memory_order_relaxed);
         auto lt = last_.find(top->second);
         fenwick_add(lt->second, -1);
         last_.erase(lt);
@@ -95,6 +131,7 @@ void MrcEstimator::record(uint64_t block) {
 
 double MrcEstimator::hit_ratio(double blocks) {
     std::lock_guard g(mu_);
+    drain_batches();
     if (total_ < 256) {
         return -1;
     }
@@ -110,7 +147,11 @@ double MrcEstimator::hit_ratio(double blocks) {
 
 void MrcEstimator::reset() {
     std::lock_guard g(mu_);
-    threshold_ = kHashRange;
+    for (Batch &bt : batches_) {
+        std::lock_guard bg(bt.mu);
+        bt.n = 0;
+    }
+    threshold_.store(kMaxThreshold, std::memory_order_relaxed);
     now_ = base_ = 0;
     last_.clear();
     by_hash_.clear();
@@ -122,7 +163,8 @@ void MrcEstimator::reset() {
 size_t MrcEstimator::metadata_bytes() const {
     // A bound, not a measurement (no lock needed): kMaxTracked map and set
     // nodes, the Fenwick tree, and at most 64 histogram buckets per octave.
-    return kMaxTracked * (48 + 48) + 4 * kMaxTracked * 4 + 64 * 64 * 56;
+    return kMaxTracked * (48 + 48) + 4 * kMaxTracked * 4 + 64 * 64 * 56 +
+           sizeof(batches_);
 }
 
 }  // namespace hypercache

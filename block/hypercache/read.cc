@@ -15,8 +15,8 @@ int hc_cache::read_begin(uint64_t offset, uint64_t len, hc_read_plan **out) {
         return -EINVAL;
     }
     auto plan = std::make_unique<hc_read_plan>();
-    st.add(st.read_requests);
-    st.add(st.read_bytes, len);
+    st.add(kReadRequests);
+    st.add(kReadBytes, len);
     if (len == 0) {
         *out = plan.release();
         return 0;
@@ -26,7 +26,7 @@ int hc_cache::read_begin(uint64_t offset, uint64_t len, hc_read_plan **out) {
     uint64_t merge_blocks = std::max<uint64_t>(max_merge.load() >> shift, 1);
     plan->bypass = seq.observe(offset, len, seq_cutoff.load());
     if (plan->bypass) {
-        st.add(st.bypassed);
+        st.add(kBypassed);
     }
     uint64_t hits = 0, misses = 0;
     for (uint64_t b = b0; b < b1; b++) {
@@ -77,14 +77,18 @@ int hc_cache::read_begin(uint64_t offset, uint64_t len, hc_read_plan **out) {
             plan->gens.push_back(snap);
         }
     }
-    st.add(st.hit_blocks, hits);
-    st.add(st.miss_blocks, misses);
-    st.add(misses == 0 ? st.full_hits : hits == 0 ? st.misses
-                                                  : st.partial_hits);
+    st.add(kHitBlocks, hits);
+    st.add(kMissBlocks, misses);
+    st.add(misses == 0 ? kFullHits : hits == 0 ? kMisses
+                                                  : kPartialHits);
     *out = plan.release();
     return 0;
 }
 
+// Admission takes the tmaster mutex twice: once to pick the blocks and
+// allocate their slots, once to publish them.  The copy in between runs
+// unlocked, so fills and writes from other iothreads wait for the
+// bookkeeping only, not for the bytes.
 void hc_cache::read_fill(hc_read_plan *plan, size_t i, const void *buf) {
     if (i >= plan->segs.size() || plan->segs[i].hit || plan->bypass) {
         return;
@@ -94,34 +98,66 @@ void hc_cache::read_fill(hc_read_plan *plan, size_t i, const void *buf) {
     }
     const hc_read_plan::Miss &m = plan->miss[i];
     auto *src = static_cast<const uint8_t *>(buf);
-    std::lock_guard g(mu);
-    for (uint32_t j = 0; j < m.nblocks; j++) {
-        uint64_t b = m.first_block + j;
-        // Written, invalidated or still being written through since the
-        // plan was made: the child's data may be stale.
-        if (!gens.unchanged(b, plan->gens[m.gen_base + j])) {
-            continue;
+    struct Fill {
+        uint32_t j, slot;
+        uint8_t *dst;
+    };
+    std::vector<Fill> fills;
+    fills.reserve(m.nblocks);
+    {
+        std::lock_guard g(mu);
+        for (uint32_t j = 0; j < m.nblocks; j++) {
+            uint64_t b = m.first_block + j;
+            // Written, invalidated or still being written through since
+            // the plan was made: the child's data may be stale.
+            if (!gens.unchanged(b, plan->gens[m.gen_base + j])) {
+                continue;
+            }
+            {
+                Tindx::Shard &sh = tindx.shard_of(b);
+                std::lock_guard sg(sh.mu);
+                if (tindx.find(sh, b) != kNil) {
+                    continue;  // another fill got there first
+                }
+            }
+            if (!admit(b)) {
+                st.add(kRejections);
+                continue;
+            }
+            uint32_t slot = alloc_slot();
+            if (slot == kNil) {
+                st.add(kRejections);
+                continue;
+            }
+            // Private until published; the pin keeps a concurrent shrink
+            // (which holds mu) from taking its memory away meanwhile.
+            tbuf.meta(slot).pins = 1;
+            fills.push_back(Fill{j, slot, tbuf.ptr(slot)});
         }
-        {
+    }
+    if (fills.empty()) {
+        return;
+    }
+    for (const Fill &f : fills) {
+        memcpy(f.dst, src + (uint64_t(f.j) << shift), block_size);
+    }
+    std::lock_guard g(mu);
+    for (const Fill &f : fills) {
+        uint64_t b = m.first_block + f.j;
+        tbuf.meta(f.slot).pins = 0;
+        bool fresh = gens.unchanged(b, plan->gens[m.gen_base + f.j]);
+        if (fresh) {
             Tindx::Shard &sh = tindx.shard_of(b);
             std::lock_guard sg(sh.mu);
-            if (tindx.find(sh, b) != kNil) {
-                continue;  // another fill got there first
-            }
+            fresh = tindx.find(sh, b) == kNil;
         }
-        if (!admit(b)) {
-            st.add(st.rejections);
+        if (!fresh) {
+            tbuf.release(f.slot);  // a write or another fill came first
+            st.add(kRejections);
             continue;
         }
-        uint32_t slot = alloc_slot();
-        if (slot == kNil) {
-            st.add(st.rejections);
-            continue;
-        }
-        // The slot is private until insert() publishes it.
-        memcpy(tbuf.ptr(slot), src + (uint64_t(j) << shift), block_size);
-        insert(b, slot, kClean);
-        st.add(st.admissions);
+        insert(b, f.slot, kClean);
+        st.add(kAdmissions);
     }
 }
 

@@ -27,6 +27,11 @@ void CountMinSketch::resize(uint32_t capacity) {
         words_[i].store(0, std::memory_order_relaxed);
     }
     sample_limit_ = uint64_t(std::max<uint32_t>(capacity, 64)) * 10;
+    uint64_t half = sample_limit_ / 2;
+    batch_ = std::min<uint64_t>(64, half & -half);
+    for (Pending &p : pending_) {
+        p.n.store(0, std::memory_order_relaxed);
+    }
     samples_.store(0, std::memory_order_relaxed);
 }
 
@@ -45,7 +50,11 @@ void CountMinSketch::record(uint64_t block) {
         }
     } while (next != old &&
              !w.compare_exchange_weak(old, next, std::memory_order_relaxed));
-    if (samples_.fetch_add(1, std::memory_order_relaxed) + 1 ==
+    std::atomic<uint64_t> &mine = pending_[thread_stripe()].n;
+    if ((mine.fetch_add(1, std::memory_order_relaxed) + 1) % batch_ != 0) {
+        return;
+    }
+    if (samples_.fetch_add(batch_, std::memory_order_relaxed) + batch_ ==
         sample_limit_) {
         age();
     }

@@ -15,6 +15,8 @@
 #include <cstdint>
 #include <memory>
 
+#include "stats.h"
+
 namespace hypercache {
 
 class FrequencyEstimator {
@@ -43,6 +45,15 @@ private:
     std::unique_ptr<std::atomic<uint64_t>[]> words_;
     uint64_t nwords_ = 0;
     uint64_t sample_limit_ = 0;  // halve all counters after this many records
+    // Records are counted per thread and moved to samples_ a batch at a
+    // time, so the hit path of several iothreads does not share one hot
+    // counter.  The batch divides sample_limit_ / 2: aging happens after
+    // exactly as many records as with one counter.
+    struct alignas(64) Pending {
+        std::atomic<uint64_t> n{0};
+    };
+    Pending pending_[kThreadStripes];
+    uint64_t batch_ = 1;
     std::atomic<uint64_t> samples_{0};
 };
 

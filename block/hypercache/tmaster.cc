@@ -103,7 +103,7 @@ bool hc_cache::try_evict(uint32_t e) {
     tbuf.release(en.slot);
     en.slot = kNil;
     clean_blocks.fetch_sub(1, std::memory_order_relaxed);
-    st.add(st.evictions);
+    st.add(kEvictions);
     return true;
 }
 
@@ -363,29 +363,29 @@ uint64_t hc_cache::metadata_bytes() const {
 }
 
 void hc_cache::get_stats(hc_stats *s) {
+    *s = hc_stats{};
+    s->read_requests = st.get(kReadRequests);
+    s->read_bytes = st.get(kReadBytes);
+    s->write_requests = st.get(kWriteRequests);
+    s->write_bytes = st.get(kWriteBytes);
+    s->full_hits = st.get(kFullHits);
+    s->partial_hits = st.get(kPartialHits);
+    s->misses = st.get(kMisses);
+    s->hit_blocks = st.get(kHitBlocks);
+    s->miss_blocks = st.get(kMissBlocks);
+    s->admissions = st.get(kAdmissions);
+    s->rejections = st.get(kRejections);
+    s->evictions = st.get(kEvictions);
+    s->bypassed = st.get(kBypassed);
+    s->writeback_requests = st.get(kWritebackRequests);
+    s->writeback_bytes = st.get(kWritebackBytes);
+    s->writeback_blocks_written = st.get(kWritebackBlocksWritten);
+    s->writeback_errors = st.get(kWritebackErrors);
+    s->write_errors = st.get(kWriteErrors);
+    s->read_errors = st.get(kReadErrors);
     auto ld = [](const std::atomic<uint64_t> &a) {
         return a.load(std::memory_order_relaxed);
     };
-    *s = hc_stats{};
-    s->read_requests = ld(st.read_requests);
-    s->read_bytes = ld(st.read_bytes);
-    s->write_requests = ld(st.write_requests);
-    s->write_bytes = ld(st.write_bytes);
-    s->full_hits = ld(st.full_hits);
-    s->partial_hits = ld(st.partial_hits);
-    s->misses = ld(st.misses);
-    s->hit_blocks = ld(st.hit_blocks);
-    s->miss_blocks = ld(st.miss_blocks);
-    s->admissions = ld(st.admissions);
-    s->rejections = ld(st.rejections);
-    s->evictions = ld(st.evictions);
-    s->bypassed = ld(st.bypassed);
-    s->writeback_requests = ld(st.writeback_requests);
-    s->writeback_bytes = ld(st.writeback_bytes);
-    s->writeback_blocks_written = ld(st.writeback_blocks_written);
-    s->writeback_errors = ld(st.writeback_errors);
-    s->write_errors = ld(st.write_errors);
-    s->read_errors = ld(st.read_errors);
     uint64_t dirty_n = ld(dirty_blocks), clean_n = ld(clean_blocks);
     s->dirty_bytes = dirty_n * block_size;
     s->wb_bytes = dirty_n * block_size;
@@ -396,18 +396,7 @@ void hc_cache::get_stats(hc_stats *s) {
     s->metadata_bytes = ld(meta_static) + dirty_n * 88;
 }
 
-void hc_cache::reset_stats() {
-    for (auto *c : {&st.read_requests, &st.read_bytes, &st.write_requests,
-                    &st.write_bytes, &st.full_hits, &st.partial_hits,
-                    &st.misses, &st.hit_blocks, &st.miss_blocks,
-                    &st.admissions, &st.rejections, &st.evictions,
-                    &st.bypassed, &st.writeback_requests,
-                    &st.writeback_bytes, &st.writeback_blocks_written,
-                    &st.writeback_errors, &st.write_errors,
-                    &st.read_errors}) {
-        c->store(0, std::memory_order_relaxed);
-    }
-}
+void hc_cache::reset_stats() { st.reset(); }
 
 double hc_cache::mrc_hit_ratio(double factor) {
     if (!(factor > 0)) {

@@ -13,7 +13,8 @@
 //                counts; the read hit path takes only these, one at a time;
 //   policy lock  LRU's list on the hit path (innermost, held briefly).
 // Only a thread holding mu may hold two shard locks, and reconfigure holds
-// all of them.  Statistics are relaxed atomics, readable at any time.
+// all of them.  Statistics are striped per thread (stats.h), readable at
+// any time.
 #pragma once
 
 #include <atomic>
@@ -28,6 +29,7 @@
 #include "policy.h"
 #include "seqcutoff.h"
 #include "sketch.h"
+#include "stats.h"
 #include "tbuf.h"
 #include "tindx.h"
 
@@ -70,16 +72,6 @@ private:
     std::atomic<uint32_t> epoch_{0};
     std::atomic<uint32_t> gen_[kSize] = {};
     std::atomic<uint32_t> inflight_[kSize] = {};
-};
-
-struct Counters {
-    using C = std::atomic<uint64_t>;
-    C read_requests{0}, read_bytes{0}, write_requests{0}, write_bytes{0};
-    C full_hits{0}, partial_hits{0}, misses{0}, hit_blocks{0}, miss_blocks{0};
-    C admissions{0}, rejections{0}, evictions{0}, bypassed{0};
-    C writeback_requests{0}, writeback_bytes{0}, writeback_blocks_written{0};
-    C writeback_errors{0}, write_errors{0}, read_errors{0};
-    void add(C &c, uint64_t n = 1) { c.fetch_add(n, std::memory_order_relaxed); }
 };
 
 }  // namespace hypercache
@@ -145,6 +137,9 @@ struct hc_cache {
     bool try_evict(uint32_t e);          // the EvictFn of the policy
     void drop(uint32_t e);               // takes the shard lock itself
     void finish(hc_write_ticket *t, int ret);
+    // Absorb a write of whole blocks [b0, b1) into WB, copying outside mu
+    // (absorb.cc).  Takes mu itself.
+    int absorb_whole(uint64_t b0, uint64_t b1, const IovCursor &src);
     void drop_locked(hypercache::Tindx::Shard &sh, uint32_t e);
     uint32_t insert(uint64_t block, uint32_t slot, uint8_t state);
     bool admit(uint64_t block) const;
@@ -200,5 +195,5 @@ struct hc_cache {
     std::atomic<uint64_t> clean_blocks{0}, dirty_blocks{0}, wb_busy_blocks{0};
     std::atomic<uint64_t> meta_static{0};
     std::atomic<uint32_t> capacity_slots{0};
-    hypercache::Counters st;
+    hypercache::Stats st;
 };

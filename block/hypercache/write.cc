@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 //
-// Guest writes.  In writeback mode whole blocks (and partial updates of
-// cached ones) are absorbed into WB and acknowledged at once.  Everything
-// else goes to the child with a ticket: FUA writes, the writethrough,
-// writearound and none modes, sequential streams past the cutoff, and
-// partial writes of blocks we do not hold (we would need the rest of the
-// block first).  Cached copies are updated either way, so a read never
+// Guest writes.  In writeback mode whole blocks (absorb.cc) and partial
+// updates of cached ones are absorbed into WB and acknowledged at once.
+// Everything else goes to the child with a ticket: FUA writes, the
+// writethrough, writearound and none modes, sequential streams past the
+// cutoff, and partial writes of blocks we do not hold (we would need the
+// rest of the block first).  Cached copies are updated either way, so a read never
 // sees older data than the guest wrote.
 #include <cerrno>
 #include <cstring>
@@ -32,8 +32,8 @@ int hc_cache::write_begin(uint64_t offset, uint64_t len, const iovec *iov,
     if (offset + len < offset || (len && !iov && iovcnt)) {
         return -EINVAL;
     }
-    st.add(st.write_requests);
-    st.add(st.write_bytes, len);
+    st.add(kWriteRequests);
+    st.add(kWriteBytes, len);
     if (len == 0) {
         return HC_WRITE_DONE;
     }
@@ -46,11 +46,18 @@ int hc_cache::write_begin(uint64_t offset, uint64_t len, const iovec *iov,
     };
     IovCursor src{iov, iovcnt, skip};
 
-    std::lock_guard g(mu);
-    bool bypass = seq.observe(offset, len, cfg.seq_cutoff);
+    bool bypass = seq.observe(offset, len, seq_cutoff.load());
     if (bypass) {
-        st.add(st.bypassed);
+        st.add(kBypassed);
     }
+    uint64_t mask = block_size - 1;
+    if (mode.load() == HC_MODE_WRITEBACK && !bypass &&
+        !(flags & (HC_WRITE_FUA | HC_WRITE_THROUGH)) &&
+        !(offset & mask) && !(len & mask)) {
+        return absorb_whole(b0, b1, src);
+    }
+
+    std::lock_guard g(mu);
 
     // Phase 1: refuse before changing anything.  Blocks found cached are
     // held, so allocating for the others cannot evict them behind our back
@@ -133,7 +140,7 @@ int hc_cache::write_begin(uint64_t offset, uint64_t len, const iovec *iov,
                 dirty_blocks.fetch_add(1, std::memory_order_relaxed);
             }
         }
-        st.add(st.writeback_blocks_written, b1 - b0);
+        st.add(kWritebackBlocksWritten, b1 - b0);
         return HC_WRITE_DONE;
     }
 
@@ -181,7 +188,7 @@ int hc_cache::write_begin(uint64_t offset, uint64_t len, const iovec *iov,
                 src.copy_to(tbuf.ptr(slot), pos_of(b, s), block_size);
                 e = insert(b, slot, kWriting);
                 gens.bump(b);
-                st.add(st.admissions);
+                st.add(kAdmissions);
                 ticket->blocks.push_back({b, e, full});
                 continue;
             }
@@ -225,7 +232,7 @@ void hc_cache::write_end(hc_write_ticket *t, int ret) {
         finish(t, ret);
     }
     if (ret < 0) {
-        st.add(st.write_errors);
+        st.add(kWriteErrors);
     }
     delete t;
 }

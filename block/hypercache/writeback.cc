@@ -137,10 +137,10 @@ void hc_cache::writeback_done(hc_extent *pub, int ret) {
         wb_busy_blocks.fetch_sub(ext->nblocks, std::memory_order_relaxed);
     }
     if (ret >= 0) {
-        st.add(st.writeback_requests);
-        st.add(st.writeback_bytes, ext->len);
+        st.add(kWritebackRequests);
+        st.add(kWritebackBytes, ext->len);
     } else {
-        st.add(st.writeback_errors);
+        st.add(kWritebackErrors);
     }
     delete ext;
 }

@@ -1,0 +1,130 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+//
+// The write-back fast path: a write of whole blocks absorbed into WB with
+// the data copied while the tmaster mutex is *not* held, so writers and
+// fills on other iothreads wait only for bookkeeping, never for the bytes
+// of a large write.
+//
+//   1. Under mu: refuse early (busy block, WB full), then allocate a fresh
+//      private slot per block.  The slots are pinned, so a shrink cannot
+//      take their memory; nobody else can find them.
+//   2. Unlocked: copy the guest's data into the private slots.
+//   3. Under mu: check again (a write-back may have started on one of the
+//      blocks, WB may have filled up), then publish every block at once:
+//      new blocks are inserted, cached ones get the fresh slot in place of
+//      the old (freed now, or by its last reader if pinned).
+//
+// Only whole blocks go this way: a partial update must merge with the old
+// contents under the lock, or a concurrent write to the other part of the
+// block could be lost.
+#include <cerrno>
+
+#include "iov.h"
+#include "tmaster.h"
+
+using namespace hypercache;
+
+int hc_cache::absorb_whole(uint64_t b0, uint64_t b1, const IovCursor &src) {
+    struct Block {
+        uint32_t slot;
+        uint8_t *dst;
+    };
+    std::vector<Block> blocks;
+    blocks.reserve(b1 - b0);
+    auto release_all = [&] {
+        for (const Block &bl : blocks) {
+            tbuf.release(bl.slot);
+        }
+    };
+    // Blocks that would turn dirty, or -EAGAIN if one is busy.
+    auto check = [&]() -> int64_t {
+        uint64_t new_dirty = 0;
+        for (uint64_t b = b0; b < b1; b++) {
+            Tindx::Shard &sh = tindx.shard_of(b);
+            std::lock_guard sg(sh.mu);
+            uint32_t e = tindx.find(sh, b);
+            if (e == kNil) {
+                new_dirty++;
+            } else if (tindx.at(e).state & kBusy) {
+                return -EAGAIN;
+            } else {
+                new_dirty += !(tindx.at(e).state & kDirty);
+            }
+        }
+        uint64_t cap = tbuf.nslots();
+        if ((dirty_blocks.load() + new_dirty) * 100 > cap * cfg.dirty_max_pct) {
+            return -ENOSPC;
+        }
+        return int64_t(new_dirty);
+    };
+
+    {
+        std::lock_guard g(mu);
+        int64_t r = check();
+        if (r < 0) {
+            return int(r);
+        }
+        for (uint64_t b = b0; b < b1; b++) {
+            // May evict clean copies of these very blocks: harmless, they
+            // are about to be replaced.
+            uint32_t slot = alloc_slot();
+            if (slot == kNil) {
+                release_all();
+                return -ENOSPC;
+            }
+            tbuf.meta(slot).pins = 1;
+            blocks.push_back(Block{slot, tbuf.ptr(slot)});
+        }
+    }
+
+    for (size_t i = 0; i < blocks.size(); i++) {
+        src.copy_to(blocks[i].dst, i << shift, block_size);
+    }
+
+    std::lock_guard g(mu);
+    int64_t r = cfg.mode == HC_MODE_WRITEBACK ? check() : -EAGAIN;
+    if (r < 0) {
+        release_all();  // the caller retries from the start
+        return int(r);
+    }
+    uint64_t seqno = ++dirty_seq_;
+    for (uint64_t b = b0; b < b1; b++) {
+        uint32_t slot = blocks[b - b0].slot;
+        tbuf.meta(slot).pins = 0;
+        sketch->record(b);
+        Tindx::Shard &sh = tindx.shard_of(b);
+        uint32_t e, old = kNil;
+        {
+            std::lock_guard sg(sh.mu);
+            e = tindx.find(sh, b);
+            if (e != kNil) {
+                Entry &en = tindx.at(e);
+                old = en.slot;
+                en.slot = slot;
+                if (tbuf.meta(old).pins != 0) {
+                    tbuf.meta(old).orphan = true;  // the last reader frees it
+                    old = kNil;
+                }
+            }
+        }
+        if (e == kNil) {
+            e = insert(b, slot, kDirty);
+            dirty.mark(b, seqno, e);
+        } else {
+            if (old != kNil) {
+                tbuf.release(old);
+            }
+            policy->touch(tindx, e);
+            Entry &en = tindx.at(e);
+            if (!(en.state & kDirty)) {
+                en.state |= kDirty;
+                dirty.mark(b, seqno, e);
+                clean_blocks.fetch_sub(1, std::memory_order_relaxed);
+                dirty_blocks.fetch_add(1, std::memory_order_relaxed);
+            }
+        }
+        gens.bump(b);
+    }
+    st.add(kWritebackBlocksWritten, b1 - b0);
+    return HC_WRITE_DONE;
+}
