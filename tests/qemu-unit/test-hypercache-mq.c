@@ -71,6 +71,31 @@ static int64_t now_ns(void)
     return qemu_clock_get_ns(QEMU_CLOCK_REALTIME);
 }
 
+static void wake_main_bh(void *opaque)
+{
+}
+
+/*
+ * The main loop waits for the workers by polling its own context, not as
+ * an AIO_WAIT_WHILE() waiter: while there is one, every request completion
+ * in every iothread kicks the main loop (aio_wait_kick() from
+ * bdrv_dec_in_flight()), which costs a CPU and is not what virtio-blk's
+ * iothreads see.  The last worker out wakes it.
+ */
+static void worker_done(int *running)
+{
+    if (qatomic_fetch_dec(running) == 1) {
+        aio_bh_schedule_oneshot(qemu_get_aio_context(), wake_main_bh, NULL);
+    }
+}
+
+static void wait_workers(int *running)
+{
+    while (qatomic_read(running) > 0) {
+        aio_poll(qemu_get_aio_context(), true);
+    }
+}
+
 /* --------------------------------------------------------- the pieces */
 
 typedef struct PieceHeader {
@@ -134,7 +159,11 @@ static const char *piece_check(uint8_t *scratch, uint32_t p, uint32_t ps,
         }
         return NULL;
     }
-    /* Headerless fragment: it must be some version in lo..hi. */
+    /*
+     * Headerless fragment: it must be some version in lo..hi.  Reads are
+     * sector-aligned, so a fragment never holds part of the header (whose
+     * owner field the fill below does not know).
+     */
     for (v = hi; v + 1 > lo && hi - v < 256; v--) {
         piece_fill(scratch, p, v, 0);
         if (memcmp(data, scratch + ps, pe - ps) == 0) {
@@ -313,8 +342,7 @@ static void coroutine_fn stress_worker(void *opaque)
         w->op = OP_IDLE;
     }
     w->op = OP_DONE;
-    qatomic_dec(&st->running);
-    aio_wait_kick();
+    worker_done(&st->running);
 }
 
 /* Nothing must take this long: report what every worker is doing. */
@@ -537,7 +565,7 @@ static void test_stress(const void *opaque)
         aio_co_enter(ctx[w->thread],
                      qemu_coroutine_create(stress_worker, w));
     }
-    AIO_WAIT_WHILE_UNLOCKED(NULL, qatomic_read(&st.running) > 0);
+    wait_workers(&st.running);
     timer_free(watchdog);
 
     for (i = 0; i < st.nworkers; i++) {
@@ -670,8 +698,7 @@ static void coroutine_fn bench_job(void *opaque)
         }
         j->ops++;
     }
-    qatomic_dec(&r->running);
-    aio_wait_kick();
+    worker_done(&r->running);
 }
 
 static double bench_run(const BenchOpts *o, BlockBackend *blk, Workload wl,
@@ -696,7 +723,7 @@ static double bench_run(const BenchOpts *o, BlockBackend *blk, Workload wl,
         aio_co_enter(ctx[i % nthreads],
                      qemu_coroutine_create(bench_job, &jobs[i]));
     }
-    AIO_WAIT_WHILE_UNLOCKED(NULL, qatomic_read(&r.running) > 0);
+    wait_workers(&r.running);
     end = now_ns();
     if (r.errors) {
         fprintf(stderr, "bench: %d I/O errors\n", r.errors);
