@@ -5,6 +5,8 @@
    per-block hc_read_begin/fill/end loop counts as the anchors do);
  - a write-back replay of cloudPhysicsIO accounts for every guest write and
    ends with nothing dirty (the simulator fails otherwise);
+ - --dirty-high/--dirty-low reach the core: lower watermarks write back
+   earlier, in more and smaller requests, and the causes add up;
 
 Usage: check_core.py SIMULATOR"""
 import sys
@@ -14,6 +16,41 @@ from simtest import fail, run_json, trace
 TOLERANCE = 0.005
 OLTP_SIZES = ["1000", "2000", "5000", "10000", "15000"]
 OLTP_LRU = [.672, .575, .464, .393, .354]
+
+
+def writeback_run(sim, extra):
+    rep = run_json(sim, ["-p", "lru", "-s", "5%", "--writeback",
+                         "--mrc-factors", "1", "--max-dirty-age", "0"] +
+                   extra + [trace("cloudPhysicsIO.csv.xz")])[0]
+    return [r for r in rep["runs"] if r["mode"] == "writeback"][0]
+
+
+def check_watermarks(sim):
+    errors = []
+    default = writeback_run(sim, [])
+    low = writeback_run(sim, ["--dirty-high", "10", "--dirty-low", "5"])
+    for name, r in [("50/45", default), ("10/5", low)]:
+        by = r["writeback_by_cause"]
+        print("lru 5%% dirty %s: %d write-back requests (%d watermark), "
+              "peak %d dirty" % (name, r["writeback_requests"],
+                                 by["watermark"]["requests"],
+                                 r["peak_dirty_blocks"]))
+        if sum(c["requests"] for c in by.values()) != r["writeback_requests"]:
+            errors.append("%s: write-back causes do not add up" % name)
+        if sum(c["blocks"] for c in by.values()) != r["writeback_blocks"]:
+            errors.append("%s: write-back blocks do not add up" % name)
+        if by["age"]["requests"]:
+            errors.append("%s: age write-back with --max-dirty-age 0" % name)
+    if low["writeback_requests"] <= default["writeback_requests"]:
+        errors.append("dirty 10/5 made %d write-back requests, 50/45 %d: "
+                      "the watermarks do not reach the core" % (
+                          low["writeback_requests"],
+                          default["writeback_requests"]))
+    # 10 % of the cache, plus at most one request's blocks (17 here).
+    if low["peak_dirty_blocks"] > low["size_blocks"] // 10 + 64:
+        errors.append("dirty 10/5 peaked at %d dirty blocks of %d" % (
+            low["peak_dirty_blocks"], low["size_blocks"]))
+    return errors
 
 
 def main():
@@ -55,6 +92,7 @@ def main():
             errors.append("no write ever reached the child")
         if r["writeback_blocks"] > r["guest_write_blocks"]:
             errors.append("more blocks written back than the guest wrote")
+    errors += check_watermarks(sim)
     if errors:
         fail("\n".join(errors))
     print("PASS")

@@ -134,7 +134,22 @@ def main():
                              (["--block-size", "1000", missing], "block-size"),
                              (["--format", "nope", missing], "nope"),
                              (["-p", "mru", missing], "mru"),
-                             (["--bogus"], "--bogus")]:
+                             (["--bogus"], "--bogus"),
+                             # The core's ranges, named as options.
+                             (["--dirty-high", "0", missing],
+                              "--dirty-high must be from 1 to 100, not 0"),
+                             (["--dirty-high", "30", missing],
+                              "--dirty-low (45) must be below "
+                              "dirty-high (30)"),
+                             (["--dirty-max", "40", missing],
+                              "--dirty-max must be from dirty-high (50) to "
+                              "100, not 40"),
+                             (["--dirty-low", "x", missing],
+                              "--dirty-low: expected a number"),
+                             (["--max-dirty-age", "99999999999", missing],
+                              "--max-dirty-age: must be 0 (no limit) .. "),
+                             (["--time-scale", "-1", missing],
+                              "--time-scale: must be")]:
             rc, err = run(sim, args)
             if rc != 1 or needle not in err:
                 errors.append("%s: exit %d, %s" % (args, rc, err.strip()))

@@ -12,6 +12,7 @@
 #include "io_sink.h"
 #include "results.h"
 #include "trace.h"
+#include "tuning.h"
 #include "workload.h"
 
 namespace hcsim {
@@ -20,8 +21,8 @@ struct CoreRun {
     hc_policy policy = HC_POLICY_FREQ;
     uint64_t blocks = 0;
     uint32_t block_size = 4096;
-    int64_t admit_threshold = -1;  // -1: the core's default
-    int64_t seq_cutoff = -1;       // -1: the core's default
+    CoreTuning tuning;      // overrides of the core's defaults
+    double time_scale = 1;  // trace time stamps are multiplied by this
     // The trace's working set.  A cache larger than it never evicts, so
     // the core is given at most this much memory: the result is the same
     // and "-s 1T" does not allocate a terabyte.  0 = no cap.

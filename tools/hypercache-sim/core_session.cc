@@ -22,12 +22,7 @@ CachePtr make_cache(const CoreRun &run, hc_mode mode, std::string *err) {
     cfg.block_size = run.block_size;
     cfg.mode = mode;
     cfg.policy = run.policy;
-    if (run.admit_threshold >= 0) {
-        cfg.admit_threshold = static_cast<uint32_t>(run.admit_threshold);
-    }
-    if (run.seq_cutoff >= 0) {
-        cfg.seq_cutoff = static_cast<uint64_t>(run.seq_cutoff);
-    }
+    apply_tuning(run.tuning, &cfg);
     char msg[256] = "";
     if (hc_config_validate(&cfg, msg, sizeof(msg)) < 0) {
         *err = std::string("core rejects the configuration: ") + msg;

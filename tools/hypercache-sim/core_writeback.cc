@@ -48,6 +48,7 @@ class Replay {
     bool write(uint64_t offset, uint64_t len, uint64_t now, std::string *err) {
         struct iovec iov = {const_cast<uint8_t *>(scratch_.get(len)), len};
         res_->guest_write_blocks += len / bs_;
+        bool stalled = false;
         // -ENOSPC (WB full) and -EAGAIN (blocks busy) both clear once
         // write-back has run; everything here completes synchronously, so
         // a few rounds suffice, and more means the core is stuck.
@@ -58,6 +59,7 @@ class Replay {
                 return true;
             }
             if (r == HC_WRITE_CHILD) {
+                res_->child_write_requests++;
                 res_->child_write_blocks += len / bs_;
                 bool ok = !io_ ||
                           (io_->write(offset, &iov, 1, err) && io_->drain(err));
@@ -68,8 +70,16 @@ class Replay {
                 *err = "hc_write_begin: error " + std::to_string(r);
                 return false;
             }
+            if (r == -ENOSPC) {
+                res_->enospc++;
+                res_->writes_stalled += !stalled;
+                stalled = true;
+            } else {
+                res_->eagain++;
+            }
             hc_wb_reason why = attempt < 2 ? HC_WB_WATERMARK : HC_WB_FLUSH;
-            if (!write_back(why, hc_dirty_seq(c_), now, err)) {
+            if (!write_back(why, hc_dirty_seq(c_), now, RunResult::kFull,
+                            err)) {
                 return false;
             }
         }
@@ -87,8 +97,10 @@ class Replay {
                 return true;
             }
             uint64_t before = written_;
+            auto cause =
+                why == HC_WB_AGE ? RunResult::kAge : RunResult::kWatermark;
             if (!write_back(static_cast<hc_wb_reason>(why), hc_dirty_seq(c_),
-                            now, err)) {
+                            now, cause, err)) {
                 return false;
             }
             if (written_ == before) {
@@ -100,7 +112,7 @@ class Replay {
 
     bool flush(uint64_t now, std::string *err) {
         uint64_t seq = hc_dirty_seq(c_);
-        if (!write_back(HC_WB_FLUSH, seq, now, err)) {
+        if (!write_back(HC_WB_FLUSH, seq, now, RunResult::kFinalFlush, err)) {
             return false;
         }
         uint64_t left = hc_dirty_pending(c_, seq);
@@ -111,9 +123,20 @@ class Replay {
         return true;
     }
 
+    // Dirty data is what a flush would have to write back now, and memory
+    // that cannot be evicted for reads.
+    void sample_dirty() {
+        hc_stats st;
+        hc_get_stats(c_, &st);
+        uint64_t d = st.dirty_bytes / bs_;
+        if (d > res_->peak_dirty_blocks) {
+            res_->peak_dirty_blocks = d;
+        }
+    }
+
   private:
     bool write_back(hc_wb_reason why, uint64_t seq, uint64_t now,
-                    std::string *err) {
+                    RunResult::WbCause cause, std::string *err) {
         // Extents are handed out until the core has none left; they stay
         // busy until done, so collect, issue, wait, then complete them.
         std::vector<hc_extent *> batch;
@@ -121,6 +144,8 @@ class Replay {
         bool ok = true;
         while (hc_writeback_next(c_, why, seq, now, &ext) == 1) {
             batch.push_back(ext);
+            res_->wb_requests_by[cause]++;
+            res_->wb_blocks_by[cause] += ext->len / bs_;
             if (io_ && !io_->write(ext->offset, ext->iov, ext->iovcnt, err)) {
                 ok = false;
                 break;
@@ -154,10 +179,13 @@ class Replay {
 };
 
 // Traces without time stamps (ARC .lis) advance a simulated clock by 1 ms
-// per request so write-back ageing still happens.
-uint64_t request_time_ns(const Request &r, size_t index) {
+// per request so write-back ageing still happens; --time-scale applies
+// only to real stamps.
+uint64_t request_time_ns(const Request &r, size_t index, double scale) {
     if (r.time >= 0) {
-        return static_cast<uint64_t>(r.time * 1e9);
+        // A large --time-scale must not overflow the conversion.
+        double ns = r.time * scale * 1e9;
+        return ns < 1.8e19 ? static_cast<uint64_t>(ns) : UINT64_C(1) << 63;
     }
     return static_cast<uint64_t>(index) * 1000000;
 }
@@ -188,9 +216,12 @@ bool run_core_writeback(const std::vector<Request> &reqs, bool reads_only,
         // count them.
         uint64_t start = r.offset / bs * bs;
         uint64_t end = (r.offset + r.len + bs - 1) / bs * bs;
-        now = request_time_ns(r, i);
+        now = request_time_ns(r, i, run.time_scale);
         bool ok = r.write ? replay.write(start, end - start, now, err)
                           : replay.read(start, end - start, err);
+        if (ok) {
+            replay.sample_dirty();  // before write-back: the peak
+        }
         if (!ok || !replay.background(now, err)) {
             *err = "request " + std::to_string(i + 1) + ": " + *err;
             return false;

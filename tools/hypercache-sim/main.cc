@@ -94,8 +94,8 @@ CoreRun core_run(const Options &o, hc_policy p, const SizeSpec &s,
     run.blocks = size_in_blocks(s, working_set, o.block_size);
     run.working_set = working_set;
     run.block_size = o.block_size;
-    run.admit_threshold = o.admit_threshold;
-    run.seq_cutoff = o.seq_cutoff;
+    run.tuning = o.tuning;
+    run.time_scale = o.time_scale;
     return run;
 }
 
@@ -215,13 +215,7 @@ int simulate(const Options &o, const Selection &sel,
             return kCoreError;
         }
         for (const SizeSpec &s : o.sizes) {
-            CoreRun run;
-            run.policy = sel.core.front();
-            run.blocks = size_in_blocks(s, w.distinct(), o.block_size);
-            run.working_set = w.distinct();
-            run.block_size = o.block_size;
-            run.admit_threshold = o.admit_threshold;
-            run.seq_cutoff = o.seq_cutoff;
+            CoreRun run = core_run(o, sel.core.front(), s, w.distinct());
             IoResult io = base;
             RunResult wb;
             wb.size_label = s.text;

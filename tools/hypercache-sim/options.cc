@@ -3,7 +3,9 @@
 
 #include <getopt.h>
 #include <charconv>
+#include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <string_view>
 
 namespace hcsim {
@@ -16,6 +18,11 @@ enum LongOnly {
     kWriteback,
     kAdmit,
     kSeqCutoff,
+    kDirtyHigh,
+    kDirtyLow,
+    kDirtyMax,
+    kMaxDirtyAge,
+    kTimeScale,
     kJson,
     kPlot,
     kIo,
@@ -36,6 +43,11 @@ const option kLong[] = {
     {"writeback", no_argument, nullptr, kWriteback},
     {"admit-threshold", required_argument, nullptr, kAdmit},
     {"seq-cutoff", required_argument, nullptr, kSeqCutoff},
+    {"dirty-high", required_argument, nullptr, kDirtyHigh},
+    {"dirty-low", required_argument, nullptr, kDirtyLow},
+    {"dirty-max", required_argument, nullptr, kDirtyMax},
+    {"max-dirty-age", required_argument, nullptr, kMaxDirtyAge},
+    {"time-scale", required_argument, nullptr, kTimeScale},
     {"json", no_argument, nullptr, kJson},
     {"plot", required_argument, nullptr, kPlot},
     {"io", required_argument, nullptr, kIo},
@@ -57,6 +69,14 @@ bool to_u64(const char *opt, const char *s, uint64_t *v, std::string *err) {
     }
     return true;
 }
+
+// Values beyond what any setting allows still fail validation, and as
+// themselves, not wrapped to negative "keep the default".
+int64_t to_i64(uint64_t v) {
+    return static_cast<int64_t>(v > INT64_MAX ? INT64_MAX : v);
+}
+
+constexpr uint64_t kMaxAgeMs = 24ull * 3600 * 1000;
 
 void split_names(std::string_view s, std::vector<std::string> *out) {
     while (!s.empty()) {
@@ -97,6 +117,15 @@ void print_usage(const char *argv0) {
         "      --admit-threshold N override the core's admission threshold\n"
         "      --seq-cutoff BYTES  override the core's sequential cutoff (0 = "
         "off)\n"
+        "      --dirty-high PCT    write-back starts above PCT %% of the cache "
+        "dirty\n"
+        "      --dirty-low PCT     ... and stops below PCT %%\n"
+        "      --dirty-max PCT     writes wait for write-back above PCT %%\n"
+        "      --max-dirty-age MS  write back data dirty longer than MS ms "
+        "(0 = never)\n"
+        "      --time-scale F      multiply the trace's time stamps by F "
+        "before\n"
+        "                          write-back ageing sees them (default 1)\n"
         "      --mrc-factors LIST  size factors the MRC estimate is checked at "
         "(0.25,0.5,1,2,4)\n"
         "      --json              JSON instead of a table\n"
@@ -176,15 +205,61 @@ ParseResult parse_options(int argc, char **argv, Options *o, std::string *err) {
                 if (!to_u64("admit-threshold", optarg, &v, err)) {
                     return ParseResult::Error;
                 }
-                o->admit_threshold = static_cast<int64_t>(v);
+                o->tuning.admit_threshold = to_i64(v);
                 break;
             case kSeqCutoff:
                 if (!parse_bytes(optarg, &v, err)) {
                     *err = "--seq-cutoff: " + *err;
                     return ParseResult::Error;
                 }
-                o->seq_cutoff = static_cast<int64_t>(v);
+                o->tuning.seq_cutoff = to_i64(v);
                 break;
+            // Ranges and the order of the watermarks are the core's to
+            // check, once all options are in (check_tuning below).
+            case kDirtyHigh:
+                if (!to_u64("dirty-high", optarg, &v, err)) {
+                    return ParseResult::Error;
+                }
+                o->tuning.dirty_high_pct = to_i64(v);
+                break;
+            case kDirtyLow:
+                if (!to_u64("dirty-low", optarg, &v, err)) {
+                    return ParseResult::Error;
+                }
+                o->tuning.dirty_low_pct = to_i64(v);
+                break;
+            case kDirtyMax:
+                if (!to_u64("dirty-max", optarg, &v, err)) {
+                    return ParseResult::Error;
+                }
+                o->tuning.dirty_max_pct = to_i64(v);
+                break;
+            case kMaxDirtyAge:
+                if (!to_u64("max-dirty-age", optarg, &v, err)) {
+                    return ParseResult::Error;
+                }
+                // The core takes nanoseconds and has no upper bound; a day
+                // keeps the conversion far from overflow.
+                if (v > kMaxAgeMs) {
+                    *err = "--max-dirty-age: must be 0 (no limit) .. " +
+                           std::to_string(kMaxAgeMs) + " ms";
+                    return ParseResult::Error;
+                }
+                o->tuning.max_dirty_age_ms = to_i64(v);
+                break;
+            case kTimeScale: {
+                char *end = nullptr;
+                double f = std::strtod(optarg, &end);
+                if (!*optarg || *end || !(f > 0) || f > 1e6) {
+                    *err = std::string(
+                               "--time-scale: must be a number above "
+                               "0, up to 1e6, not '") +
+                           optarg + "'";
+                    return ParseResult::Error;
+                }
+                o->time_scale = f;
+                break;
+            }
             case kJson:
                 o->json = true;
                 break;
@@ -234,6 +309,12 @@ ParseResult parse_options(int argc, char **argv, Options *o, std::string *err) {
         return ParseResult::Error;
     }
     if (!parse_size_list(sizes, &o->sizes, err)) {
+        return ParseResult::Error;
+    }
+    // The core's message starts with the setting's name, which is also the
+    // option's: "dirty-low (50) must be below dirty-high (50)".
+    if (!check_tuning(o->tuning, err)) {
+        *err = "--" + *err;
         return ParseResult::Error;
     }
     if (!o->page_size_given) {

@@ -9,6 +9,7 @@
 
 #include "sizes.h"
 #include "trace_reader.h"
+#include "tuning.h"
 
 namespace hcsim {
 
@@ -22,9 +23,9 @@ struct Options {
     // references "ref-lru", "ref-arc".  Empty = all.
     std::vector<std::string> policies;
     bool reads_only = false;
-    bool writeback = false;        // also replay in write-back mode
-    int64_t admit_threshold = -1;  // -1 = the core's default
-    int64_t seq_cutoff = -1;       // -1 = the core's default
+    bool writeback = false;  // also replay in write-back mode
+    CoreTuning tuning;       // --admit-threshold, --dirty-high, ...
+    double time_scale = 1;   // --time-scale
     bool json = false;
     std::string plot;     // PNG path
     std::string io_file;  // --io

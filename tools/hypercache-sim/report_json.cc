@@ -116,6 +116,23 @@ std::string report_json(const Report &r) {
             j.field("writeback_requests", x.writeback_requests);
             j.field("writeback_blocks", x.writeback_blocks);
             j.field("writeback_errors", x.writeback_errors);
+            j.field("child_write_requests", x.child_write_requests);
+            j.field("enospc", x.enospc);
+            j.field("eagain", x.eagain);
+            j.field("writes_stalled", x.writes_stalled);
+            j.field("peak_dirty_blocks", x.peak_dirty_blocks);
+            static const char *const kCause[] = {"watermark", "age", "full",
+                                                 "final_flush"};
+            j.key("writeback_by_cause");
+            j.open('{');
+            for (int c = 0; c < RunResult::kWbCauses; c++) {
+                j.key(kCause[c]);
+                j.open('{');
+                j.field("requests", x.wb_requests_by[c]);
+                j.field("blocks", x.wb_blocks_by[c]);
+                j.close('}');
+            }
+            j.close('}');
         }
         j.field("elapsed_seconds", x.elapsed_s);
         j.close('}');

@@ -35,9 +35,9 @@ void print_runs(std::FILE *out, const Report &r) {
         std::fprintf(out,
                      "\nwrite-back mode (miss = read blocks from the "
                      "child / read blocks):\n");
-        std::fprintf(out, "%-10s %9s %12s %12s %12s %10s %8s\n", "policy",
+        std::fprintf(out, "%-10s %9s %12s %12s %12s %10s %8s %8s\n", "policy",
                      "blocks", "guest-wr-blk", "wb-extents", "wb-blocks",
-                     "child-wr", "merge");
+                     "child-wr", "merge", "stalled");
         for (const RunResult &x : r.runs) {
             if (x.mode == "count") {
                 continue;
@@ -46,12 +46,14 @@ void print_runs(std::FILE *out, const Report &r) {
                 x.writeback_requests
                     ? double(x.writeback_blocks) / double(x.writeback_requests)
                     : 0;
-            std::fprintf(out, "%-10s %9lu %12lu %12lu %12lu %10lu %7.2fx\n",
+            std::fprintf(out,
+                         "%-10s %9lu %12lu %12lu %12lu %10lu %7.2fx %8lu\n",
                          x.policy.c_str(), (unsigned long)x.size_blocks,
                          (unsigned long)x.guest_write_blocks,
                          (unsigned long)x.writeback_requests,
                          (unsigned long)x.writeback_blocks,
-                         (unsigned long)x.child_write_blocks, merge);
+                         (unsigned long)x.child_write_blocks, merge,
+                         (unsigned long)x.writes_stalled);
         }
     }
 }

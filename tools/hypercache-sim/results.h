@@ -28,6 +28,16 @@ struct RunResult {
     uint64_t writeback_requests = 0;  // merged extents written back
     uint64_t writeback_blocks = 0;
     uint64_t writeback_errors = 0;
+    uint64_t child_write_requests = 0;  // written straight to the child
+    // hc_write_begin refusals: -ENOSPC (WB at dirty-max, the write waits
+    // for write-back) and -EAGAIN (blocks busy), and the guest write
+    // requests that met at least one -ENOSPC.
+    uint64_t enospc = 0, eagain = 0, writes_stalled = 0;
+    // Write-back by what caused it; the counts add up to writeback_*.
+    enum WbCause { kWatermark, kAge, kFull, kFinalFlush, kWbCauses };
+    uint64_t wb_requests_by[kWbCauses] = {};
+    uint64_t wb_blocks_by[kWbCauses] = {};
+    uint64_t peak_dirty_blocks = 0;  // after any request's write-back
     uint64_t metadata_bytes = 0;
     double elapsed_s = 0;
 };
