@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 //
-// The write-back fast path: a write of whole blocks absorbed into WB with
-// the data copied while the tmaster mutex is *not* held, so writers and
-// fills on other iothreads wait only for bookkeeping, never for the bytes
-// of a large write.
+// The write-back fast paths for writes of whole blocks.  Rewrites of
+// blocks already dirty copy in place under shard locks (rewrite_dirty).
+// Other writes are absorbed into WB with the data copied while the tmaster
+// mutex is *not* held, so writers and fills on other iothreads wait only
+// for bookkeeping, never for the bytes of a large write (absorb_whole):
 //
 //   1. Under mu: refuse early (busy block, WB full), then allocate a fresh
 //      private slot per block.  The slots are pinned, so a shrink cannot
@@ -23,6 +24,37 @@
 #include "tmaster.h"
 
 using namespace hypercache;
+
+// A whole-block rewrite of blocks that are already dirty, idle and not
+// being read needs no bookkeeping at all: no slot, no dirty-map change (a
+// flush that would write the block back still does, with the newer data).
+// So it copies in place under each block's shard lock and never touches
+// the tmaster mutex; hot blocks rewritten from several iothreads do not
+// serialise.  Write-back marks a block busy under the same shard lock
+// before it reads the slot, so the copy is either complete before the
+// write-back reads the slot or refused.  False, with some blocks possibly
+// already rewritten, when a block does not qualify: the caller then takes
+// the general path, which writes every block again.
+bool hc_cache::rewrite_dirty(uint64_t b0, uint64_t b1, const IovCursor &src) {
+    for (uint64_t b = b0; b < b1; b++) {
+        Tindx::Shard &sh = tindx.shard_of(b);
+        std::lock_guard sg(sh.mu);
+        uint32_t e = tindx.find(sh, b);
+        if (e == kNil) {
+            return false;
+        }
+        const Entry &en = tindx.at(e);
+        if ((en.state & ~kHeld) != kDirty || tbuf.meta(en.slot).pins) {
+            return false;
+        }
+        src.copy_to(tbuf.ptr(en.slot), (b - b0) << shift, block_size);
+        sketch->record(b);
+        policy->touch(tindx, e);
+        gens.bump(b);
+    }
+    st.add(kWritebackBlocksWritten, b1 - b0);
+    return true;
+}
 
 int hc_cache::absorb_whole(uint64_t b0, uint64_t b1, const IovCursor &src) {
     struct Block {
@@ -117,7 +149,7 @@ int hc_cache::absorb_whole(uint64_t b0, uint64_t b1, const IovCursor &src) {
             policy->touch(tindx, e);
             Entry &en = tindx.at(e);
             if (!(en.state & kDirty)) {
-                en.state |= kDirty;
+                set_state(e, kDirty);
                 dirty.mark(b, seqno, e);
                 clean_blocks.fetch_sub(1, std::memory_order_relaxed);
                 dirty_blocks.fetch_add(1, std::memory_order_relaxed);

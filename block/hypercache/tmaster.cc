@@ -173,6 +173,12 @@ void hc_cache::drop_locked(Tindx::Shard &sh, uint32_t e) {
     tindx.free_entry(e);
 }
 
+void hc_cache::set_state(uint32_t e, uint8_t set, uint8_t clear) {
+    Entry &en = tindx.at(e);
+    std::lock_guard g(tindx.shard_of(en.block).mu);
+    en.state = uint8_t((en.state & ~clear) | set);
+}
+
 void hc_cache::drop(uint32_t e) {
     Tindx::Shard &sh = tindx.shard_of(tindx.at(e).block);
     std::unique_lock lk(sh.mu, std::defer_lock);

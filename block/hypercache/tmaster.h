@@ -136,10 +136,16 @@ struct hc_cache {
     bool evict_victim();                 // one clean block out; false if none
     bool try_evict(uint32_t e);          // the EvictFn of the policy
     void drop(uint32_t e);               // takes the shard lock itself
+    // Entry states change under mu and the block's shard lock, so holding
+    // either is enough to read one (rewrite_dirty() holds only the shard
+    // lock).  Takes the shard lock itself.
+    void set_state(uint32_t e, uint8_t set, uint8_t clear = 0);
     void finish(hc_write_ticket *t, int ret);
     // Absorb a write of whole blocks [b0, b1) into WB, copying outside mu
-    // (absorb.cc).  Takes mu itself.
+    // (absorb.cc).  absorb_whole() takes mu itself; rewrite_dirty() only
+    // shard locks, and declines blocks that are not idle and dirty.
     int absorb_whole(uint64_t b0, uint64_t b1, const IovCursor &src);
+    bool rewrite_dirty(uint64_t b0, uint64_t b1, const IovCursor &src);
     void drop_locked(hypercache::Tindx::Shard &sh, uint32_t e);
     uint32_t insert(uint64_t block, uint32_t slot, uint8_t state);
     bool admit(uint64_t block) const;
@@ -159,13 +165,13 @@ struct hc_cache {
     struct Hold {
         hc_cache *c;
         std::vector<uint32_t> entries;
-        void add(uint32_t e) {
+        void add(uint32_t e) {  // the caller holds the shard lock
             c->tindx.at(e).state |= hypercache::kHeld;
             entries.push_back(e);
         }
         ~Hold() {
             for (uint32_t e : entries) {
-                c->tindx.at(e).state &= uint8_t(~hypercache::kHeld);
+                c->set_state(e, 0, hypercache::kHeld);
             }
         }
     };

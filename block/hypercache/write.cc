@@ -54,6 +54,9 @@ int hc_cache::write_begin(uint64_t offset, uint64_t len, const iovec *iov,
     if (mode.load() == HC_MODE_WRITEBACK && !bypass &&
         !(flags & (HC_WRITE_FUA | HC_WRITE_THROUGH)) &&
         !(offset & mask) && !(len & mask)) {
+        if (rewrite_dirty(b0, b1, src)) {
+            return HC_WRITE_DONE;
+        }
         return absorb_whole(b0, b1, src);
     }
 
@@ -134,7 +137,7 @@ int hc_cache::write_begin(uint64_t offset, uint64_t len, const iovec *iov,
             }
             Entry &en = tindx.at(e);
             if (!(en.state & kDirty)) {
-                en.state |= kDirty;
+                set_state(e, kDirty);
                 dirty.mark(b, seqno, e);
                 clean_blocks.fetch_sub(1, std::memory_order_relaxed);
                 dirty_blocks.fetch_add(1, std::memory_order_relaxed);
@@ -177,7 +180,7 @@ int hc_cache::write_begin(uint64_t offset, uint64_t len, const iovec *iov,
                     return -ENOSPC;
                 }
             } else {
-                tindx.at(e).state |= kWriting;
+                set_state(e, kWriting);
                 policy->touch(tindx, e);
                 ticket->blocks.push_back({b, e, full});
                 continue;
@@ -208,7 +211,7 @@ void hc_cache::finish(hc_write_ticket *t, int ret) {
             continue;
         }
         Entry &en = tindx.at(tb.entry);
-        en.state &= uint8_t(~kWriting);
+        set_state(tb.entry, 0, kWriting);
         if (ret < 0) {
             // The child may hold old or new data: a clean copy can no
             // longer be trusted; a dirty one still has to reach the child.
@@ -217,7 +220,7 @@ void hc_cache::finish(hc_write_ticket *t, int ret) {
             }
         } else if ((en.state & kDirty) && tb.full) {
             // The child now has the whole block as we hold it.
-            en.state &= uint8_t(~kDirty);
+            set_state(tb.entry, 0, kDirty);
             dirty.clear(tb.block);
             dirty_blocks.fetch_sub(1, std::memory_order_relaxed);
             clean_blocks.fetch_add(1, std::memory_order_relaxed);

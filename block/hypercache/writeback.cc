@@ -94,8 +94,15 @@ int hc_cache::writeback_next(hc_wb_reason why, uint64_t upto, uint64_t now,
         if (en.state & kBusy) {
             break;
         }
-        en.state |= kWriteback;
-        const uint8_t *p = tbuf.ptr(en.slot);
+        const uint8_t *p;
+        {
+            // Busy and the slot's address in one step under the shard
+            // lock: rewrite_dirty() copies into this slot under that lock
+            // only while the block is not busy.
+            std::lock_guard sg(tindx.shard_of(en.block).mu);
+            en.state |= kWriteback;
+            p = tbuf.ptr(en.slot);
+        }
         if (!ext->iovs.empty() &&
             static_cast<uint8_t *>(ext->iovs.back().iov_base) +
                     ext->iovs.back().iov_len == p) {
@@ -125,10 +132,9 @@ void hc_cache::writeback_done(hc_extent *pub, int ret) {
         for (uint32_t i = 0; i < ext->nblocks; i++) {
             uint64_t b = ext->first_block + i;
             auto it = map.find(b);
-            Entry &en = tindx.at(it->second.entry);
-            en.state &= uint8_t(~kWriteback);
+            uint32_t e = it->second.entry;
+            set_state(e, 0, ret >= 0 ? kWriteback | kDirty : kWriteback);
             if (ret >= 0) {
-                en.state &= uint8_t(~kDirty);
                 dirty.clear(b);
                 dirty_blocks.fetch_sub(1, std::memory_order_relaxed);
                 clean_blocks.fetch_add(1, std::memory_order_relaxed);
