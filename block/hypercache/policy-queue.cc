@@ -55,16 +55,25 @@ public:
         // Every entry is examined a bounded number of times: each visit
         // either evicts, promotes, or lowers a counter; entries that cannot
         // go (dirty, pinned) go round again until the budget runs out.
+        // Once every block in probation has refused (new writes land
+        // there dirty), take from main even though probation is over its
+        // target: otherwise a probation queue full of dirty blocks would
+        // make allocation fail with clean blocks to spare in main.
         uint64_t budget =
             uint64_t(small_.size() + main_.size()) * (p_.max_freq + 2) + 8;
+        uint64_t small_refused = 0;
         while (budget-- > 0) {
             if (small_.size() + main_.size() == 0) {
                 return false;
             }
-            if (small_.size() > small_target_ || main_.size() == 0) {
-                if (evict_small(tx, try_evict)) {
+            bool small_first = small_.size() > small_target_ &&
+                               small_refused < small_.size();
+            if (small_first || main_.size() == 0) {
+                Step s = evict_small(tx, try_evict);
+                if (s == kEvicted) {
                     return true;
                 }
+                small_refused += s == kRefused;
             } else if (evict_main(tx, try_evict)) {
                 return true;
             }
@@ -86,8 +95,10 @@ public:
 private:
     EntryList &list(uint8_t q) { return q == kMain ? main_ : small_; }
 
-    // One step on the small queue's tail; true if something was evicted.
-    bool evict_small(Tindx &tx, EvictFn try_evict) {
+    enum Step { kEvicted, kPromoted, kRefused };
+
+    // One step on the small queue's tail.
+    Step evict_small(Tindx &tx, EvictFn try_evict) {
         uint32_t e = small_.tail();
         Entry &en = tx.at(e);
         small_.unlink(tx, e);
@@ -101,15 +112,15 @@ private:
             en.freq.store(0, std::memory_order_relaxed);
             en.queue = kMain;
             main_.push_head(tx, e);
-            return false;
+            return kPromoted;
         }
         uint64_t block = en.block;
         if (try_evict(e)) {
             ghost_.insert(block);
-            return true;
+            return kEvicted;
         }
         small_.push_head(tx, e);
-        return false;
+        return kRefused;
     }
 
     bool evict_main(Tindx &tx, EvictFn try_evict) {
