@@ -147,13 +147,7 @@ int hc_cache::absorb_whole(uint64_t b0, uint64_t b1, const IovCursor &src) {
                 tbuf.release(old);
             }
             policy->touch(tindx, e);
-            Entry &en = tindx.at(e);
-            if (!(en.state & kDirty)) {
-                set_state(e, kDirty);
-                dirty.mark(b, seqno, e);
-                clean_blocks.fetch_sub(1, std::memory_order_relaxed);
-                dirty_blocks.fetch_add(1, std::memory_order_relaxed);
-            }
+            make_dirty(e, seqno);
         }
         gens.bump(b);
     }

@@ -179,6 +179,17 @@ void hc_cache::set_state(uint32_t e, uint8_t set, uint8_t clear) {
     en.state = uint8_t((en.state & ~clear) | set);
 }
 
+void hc_cache::make_dirty(uint32_t e, uint64_t seqno) {
+    Entry &en = tindx.at(e);
+    if (en.state & kDirty) {
+        return;
+    }
+    set_state(e, kDirty);
+    dirty.mark(en.block, seqno, e);
+    clean_blocks.fetch_sub(1, std::memory_order_relaxed);
+    dirty_blocks.fetch_add(1, std::memory_order_relaxed);
+}
+
 void hc_cache::drop(uint32_t e) {
     Tindx::Shard &sh = tindx.shard_of(tindx.at(e).block);
     std::unique_lock lk(sh.mu, std::defer_lock);

@@ -140,6 +140,9 @@ struct hc_cache {
     // either is enough to read one (rewrite_dirty() holds only the shard
     // lock).  Takes the shard lock itself.
     void set_state(uint32_t e, uint8_t set, uint8_t clear = 0);
+    // A cached block takes new data: dirty from @seqno on, unless it was
+    // dirty already (its first-dirtied sequence number stands).
+    void make_dirty(uint32_t e, uint64_t seqno);
     void finish(hc_write_ticket *t, int ret);
     // Absorb a write of whole blocks [b0, b1) into WB, copying outside mu
     // (absorb.cc).  absorb_whole() takes mu itself; rewrite_dirty() only

@@ -135,13 +135,7 @@ int hc_cache::write_begin(uint64_t offset, uint64_t len, const iovec *iov,
             if (!update_block(e, s.off, s.len, &src, pos_of(b, s), &spare)) {
                 return -ENOSPC;
             }
-            Entry &en = tindx.at(e);
-            if (!(en.state & kDirty)) {
-                set_state(e, kDirty);
-                dirty.mark(b, seqno, e);
-                clean_blocks.fetch_sub(1, std::memory_order_relaxed);
-                dirty_blocks.fetch_add(1, std::memory_order_relaxed);
-            }
+            make_dirty(e, seqno);
         }
         st.add(kWritebackBlocksWritten, b1 - b0);
         return HC_WRITE_DONE;

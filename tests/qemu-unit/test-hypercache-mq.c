@@ -71,6 +71,23 @@ static int64_t now_ns(void)
     return qemu_clock_get_ns(QEMU_CLOCK_REALTIME);
 }
 
+/*
+ * A BlockBackend that takes over the reference to @bs and lives in @ctx,
+ * as virtio-blk's does: the node in the first vq's iothread, requests
+ * from all of them.
+ */
+static BlockBackend *blk_for(BlockDriverState *bs, AioContext *ctx)
+{
+    BlockBackend *blk = blk_new(qemu_get_aio_context(),
+                                BLK_PERM_CONSISTENT_READ | BLK_PERM_WRITE,
+                                BLK_PERM_ALL);
+
+    blk_insert_bs(blk, bs, &error_abort);
+    bdrv_unref(bs);
+    blk_set_aio_context(blk, ctx, &error_abort);
+    return blk;
+}
+
 static void wake_main_bh(void *opaque)
 {
 }
@@ -442,7 +459,6 @@ static BlockBackend *stress_open(const StressParams *sp, const char *path,
                                  AioContext *ctx)
 {
     BlockDriverState *bs;
-    BlockBackend *blk;
     Error *err = NULL;
 
     bs = stress_open_bs(sp, path, sp->aio, &err);
@@ -453,14 +469,7 @@ static BlockBackend *stress_open(const StressParams *sp, const char *path,
         error_free(err);
         bs = stress_open_bs(sp, path, "threads", &error_abort);
     }
-
-    blk = blk_new(qemu_get_aio_context(),
-                  BLK_PERM_CONSISTENT_READ | BLK_PERM_WRITE, BLK_PERM_ALL);
-    blk_insert_bs(blk, bs, &error_abort);
-    bdrv_unref(bs);
-    /* As virtio-blk: the node lives in the first vq's iothread. */
-    blk_set_aio_context(blk, ctx, &error_abort);
-    return blk;
+    return blk_for(bs, ctx);
 }
 
 static HypercacheStats *stress_stats(HypercacheInfoList **list)
@@ -750,7 +759,6 @@ static BlockBackend *bench_open(bool hc, AioContext *ctx)
     QDict *opts = qdict_new();
     const char *pfx = hc ? "file." : "";
     BlockDriverState *bs;
-    BlockBackend *blk;
     char key[32];
 
     if (hc) {
@@ -766,12 +774,7 @@ static BlockBackend *bench_open(bool hc, AioContext *ctx)
     snprintf(key, sizeof(key), "%sread-zeroes", pfx);
     qdict_put_str(opts, key, "off");
     bs = bdrv_open(NULL, NULL, opts, BDRV_O_RDWR, &error_abort);
-    blk = blk_new(qemu_get_aio_context(),
-                  BLK_PERM_CONSISTENT_READ | BLK_PERM_WRITE, BLK_PERM_ALL);
-    blk_insert_bs(blk, bs, &error_abort);
-    bdrv_unref(bs);
-    blk_set_aio_context(blk, ctx, &error_abort);
-    return blk;
+    return blk_for(bs, ctx);
 }
 
 static int cmp_double(const void *a, const void *b)
