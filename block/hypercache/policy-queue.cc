@@ -55,25 +55,16 @@ public:
         // Every entry is examined a bounded number of times: each visit
         // either evicts, promotes, or lowers a counter; entries that cannot
         // go (dirty, pinned) go round again until the budget runs out.
-        // Once every block in probation has refused (new writes land
-        // there dirty), take from main even though probation is over its
-        // target: otherwise a probation queue full of dirty blocks would
-        // make allocation fail with clean blocks to spare in main.
         uint64_t budget =
             uint64_t(small_.size() + main_.size()) * (p_.max_freq + 2) + 8;
-        uint64_t small_refused = 0;
         while (budget-- > 0) {
             if (small_.size() + main_.size() == 0) {
                 return false;
             }
-            bool small_first = small_.size() > small_target_ &&
-                               small_refused < small_.size();
-            if (small_first || main_.size() == 0) {
-                Step s = evict_small(tx, try_evict);
-                if (s == kEvicted) {
+            if (small_.size() > small_target_ || main_.size() == 0) {
+                if (evict_small(tx, try_evict)) {
                     return true;
                 }
-                small_refused += s == kRefused;
             } else if (evict_main(tx, try_evict)) {
                 return true;
             }
@@ -95,10 +86,8 @@ public:
 private:
     EntryList &list(uint8_t q) { return q == kMain ? main_ : small_; }
 
-    enum Step { kEvicted, kPromoted, kRefused };
-
-    // One step on the small queue's tail.
-    Step evict_small(Tindx &tx, EvictFn try_evict) {
+    // One step on the small queue's tail; true if something was evicted.
+    bool evict_small(Tindx &tx, EvictFn try_evict) {
         uint32_t e = small_.tail();
         Entry &en = tx.at(e);
         small_.unlink(tx, e);
@@ -112,15 +101,23 @@ private:
             en.freq.store(0, std::memory_order_relaxed);
             en.queue = kMain;
             main_.push_head(tx, e);
-            return kPromoted;
+            return false;
         }
         uint64_t block = en.block;
         if (try_evict(e)) {
             ghost_.insert(block);
-            return kEvicted;
+            return true;
         }
-        small_.push_head(tx, e);
-        return kRefused;
+        // Refused: dirty (new writes land here dirty) or pinned.  Back at
+        // the head of probation it would be met again on every eviction
+        // while probation stays over its target, so an eviction would scan
+        // all of probation, and allocation would fail with clean blocks to
+        // spare in main.  It goes to main, with no credit: once clean and
+        // unused, CLOCK evicts it at its first visit.
+        en.freq.store(0, std::memory_order_relaxed);
+        en.queue = kMain;
+        main_.push_head(tx, e);
+        return false;
     }
 
     bool evict_main(Tindx &tx, EvictFn try_evict) {
