@@ -40,7 +40,7 @@ void hc_config_default(hc_config *cfg) {
     cfg->dirty_high_pct = 50;  // dm-writecache's watermarks
     cfg->dirty_low_pct = 45;
     cfg->dirty_max_pct = 90;
-    cfg->max_dirty_age_ns = 5ULL * 1000 * 1000 * 1000;
+    cfg->max_dirty_age_ns = 30ULL * 1000 * 1000 * 1000;
     cfg->max_merge = 1ULL << 20;
     // Off: FREQ's probation queue already keeps scans out of the hot set,
     // and a cutoff costs .01-.02 miss ratio on cloudPhysicsIO and stops

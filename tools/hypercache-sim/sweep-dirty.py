@@ -29,18 +29,16 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 PAIRS = [(20, 10), (30, 20), (40, 30), (50, 45), (60, 50), (70, 60),
          (80, 70)]
 AGES = [1000, 5000, 10000, 30000, 60000, 0]  # ms; 0 = no age limit
-DEFAULT = (50, 45, 5000)
+DEFAULT = (50, 45, 30000)
 PAIR_AGES = [DEFAULT[2], 0]  # the watermark sweep's ages
 SIZES = ["5%", "10%", "20%"]
 POLICIES = ["freq", "lru"]
-# cloudPhysicsIO.csv's time column counts seconds (see docs/SIMULATOR.md).
-TIME_SCALE = "1e6"
 
 
 def sim_args(sim, trace, high, low, age):
     return [sim, "--json", "--writeback", "-p", ",".join(POLICIES),
             "-s", ",".join(SIZES), "--mrc-factors", "1",
-            "--time-scale", TIME_SCALE, "--dirty-high", str(high),
+            "--dirty-high", str(high),
             "--dirty-low", str(low), "--max-dirty-age", str(age), trace]
 
 
@@ -172,7 +170,7 @@ def write_md(path, command, results, pair_keys, age_keys, best, elapsed):
                 "of cloudPhysicsIO, 113,872 requests, 59 %% writes, two "
                 "hours of trace time).\n\n"
                 "- child write requests: write-back extents + writes "
-                "through; (ratio to the default 50/45/5000 at the same "
+                "through; (ratio to the default %d/%d/%d at the same "
                 "policy and size)\n"
                 "- child blocks / guest block: blocks written to the "
                 "child per block the guest wrote; below 1 = overwrites of "
@@ -181,7 +179,8 @@ def write_md(path, command, results, pair_keys, age_keys, best, elapsed):
                 "-ENOSPC at least once (they wait for write-back)\n"
                 "- peak dirty: most of the cache dirty at once, i.e. the "
                 "longest flush\n\n"
-                "![dirty sweep](dirty-sweep.png)\n\n" % (command, elapsed))
+                "![dirty sweep](dirty-sweep.png)\n\n"
+                % ((command, elapsed) + DEFAULT))
         for age in PAIR_AGES:
             f.write("## Watermarks, max-dirty-age %s\n\n%s\n\n" % (
                 "%d ms" % age if age else "off",
