@@ -26,9 +26,11 @@ PNG=$OUT/mq-scaling.png
 
 "$BIN" --bench --json "$JSON" "$@" >&2
 
-/usr/bin/python3 - "$JSON" "$PNG" <<'EOF'
+/usr/bin/python3 - "$JSON" "$PNG" "$TOP" <<'EOF'
 import json
+import subprocess
 import sys
+import time
 
 import matplotlib
 matplotlib.use("Agg")
@@ -36,6 +38,13 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 res = json.load(open(sys.argv[1]))
 png = sys.argv[2]
+# Where the figures came from, for docs/BENCHMARKS.md.
+res["date"] = time.strftime("%Y-%m-%d %H:%M")
+res["commit"] = subprocess.run(
+    ["git", "-C", sys.argv[3], "rev-parse", "--short", "HEAD"],
+    capture_output=True, text=True).stdout.strip()
+with open(sys.argv[1], "w") as f:
+    json.dump(res, f, indent=1)
 n = res["threads"][1]
 rows = res["results"]
 wls = list(dict.fromkeys(r["workload"] for r in rows))

@@ -93,6 +93,60 @@ def plot(res, wl, path, metric):
     return True
 
 
+def mq_section(w, plotdir, rel):
+    """W7, several iothreads on one node: tests/bench/mq.sh's results."""
+    path = os.path.join(plotdir, "mq-scaling.json")
+    if not os.path.exists(path):
+        return
+    with open(path) as f:
+        mq = json.load(f)
+    n = mq["threads"][1]
+    w("")
+    w("### W7 several iothreads on one node: 4 KiB requests, QD %d per "
+      "iothread, inside QEMU (test-hypercache-mq --bench)" %
+      mq["qd_per_thread"])
+    w("")
+    w("Run by `tests/bench/mq.sh` (%s, %d CPUs; %g s per run, %d "
+      "repetitions, medians (min – max)): one BlockBackend whose requests "
+      "come from coroutines in 1 or %d iothreads, as with virtio-blk's "
+      "iothread-vq-mapping; hypercache over null-co against the same "
+      "null-co node alone, in the same process.  The workload fits the "
+      "cache, so this is the cost of the filter itself." %
+      ("%s, commit %s" % (mq.get("date", "?"), mq.get("commit", "?")),
+       mq["cpus"], mq["secs"], mq["reps"], n))
+    w("")
+    # An earlier core measured by the same harness, if kept for comparison.
+    before = {}
+    bpath = os.path.join(plotdir, "mq-scaling-before.json")
+    if os.path.exists(bpath):
+        with open(bpath) as f:
+            b = json.load(f)
+        before = {(r["workload"], r["backend"]): r for r in b["results"]}
+        w("The last column is the core at commit %s, before the multiqueue "
+          "work: %s." % (b.get("commit", "?"), b.get("note", "same harness")))
+        w("")
+    w("| workload | backend | 1 iothread IOPS | %d iothreads IOPS | "
+      "scaling |%s" % (n, " core %s: %d iothreads, scaling |" % (
+          b.get("commit", "?"), n) if before else ""))
+    w("|---|---|---|---|---|%s" % ("---|" if before else ""))
+    for r in mq["results"]:
+        old = before.get((r["workload"], r["backend"]))
+        tail = ""
+        if before:
+            tail = " %s, %.2fx |" % ("{:,.0f}".format(old["median_%dt" % n]),
+                                     old["scaling"]) if old else " – |"
+        w("| %s | %s | %s | %s | %.2fx |%s" % (
+            r["workload"], r["backend"],
+            "%s (%s – %s)" % tuple("{:,.0f}".format(v) for v in (
+                r["median_1t"], min(r["iops_1t"]), max(r["iops_1t"]))),
+            "%s (%s – %s)" % tuple("{:,.0f}".format(v) for v in (
+                r["median_%dt" % n], min(r["iops_%dt" % n]),
+                max(r["iops_%dt" % n]))),
+            r["scaling"], tail))
+    w("")
+    w("![W7](%s/mq-scaling.png)" % rel)
+
+
 def main():
     src, out_md, plotdir = sys.argv[1:4]
     with open(src) as f:
@@ -249,6 +303,7 @@ def main():
                 w(c)
             w("```")
             w("</details>")
+    mq_section(w, plotdir, rel)
     # ---------------------------------------------------------- resources
     w("")
     w("## Metadata, memory, CPU")

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-or-later
 #
-# run.sh [--quick|--smoke] [--only W1,W2,W2g,W3,W4,W5,W6] [--no-report]
+# run.sh [--quick|--smoke] [--only W1,W2,W2g,W3,W4,W5,W6,W7] [--no-report]
 #
 # Runs every benchmark workload for every configuration in one run
 # (hypercache against cache=none, cache=writeback and null-co), repeated,
@@ -81,6 +81,12 @@ echo "run.sh: QEMU binaries copied to $BIN ($(stat -c %y "$QEMU_IMG" | cut -d. -
 rc=0
 "$PY" "$HERE/bench.py" --profile "$profile" --scratch "$SCRATCH" \
     ${only:+--only "$only"} || rc=$?
+# W7 runs inside QEMU's unit-test harness, not through bench.py.
+if [ "$profile" != smoke ] && { [ -z "$only" ] || [[ ,$only, == *,W7,* ]]; }; then
+    reps=5
+    [ "$profile" = quick ] && reps=3
+    bash "$HERE/mq.sh" --reps "$reps" > "$SCRATCH/mq.md" || rc=1
+fi
 if [ "$report" = 1 ] && [ -f "$SCRATCH/results-$profile.json" ]; then
     "$PY" "$HERE/report.py" "$SCRATCH/results-$profile.json" \
         "$TOP/docs/BENCHMARKS.md" "$TOP/docs/bench" || rc=1
