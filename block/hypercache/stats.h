@@ -52,7 +52,8 @@ class Stats {
 public:
     void add(Stat s, uint64_t n = 1) {
         if (n) {
-            stripes_[thread_stripe()].v[s].fetch_add(n, std::memory_order_relaxed);
+            stripes_[thread_stripe()].v[s].fetch_add(n,
+                                                     std::memory_order_relaxed);
         }
     }
     uint64_t get(Stat s) const {
