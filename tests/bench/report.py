@@ -145,6 +145,7 @@ def mq_section(w, plotdir, rel):
             r["scaling"], tail))
     w("")
     w("![W7](%s/mq-scaling.png)" % rel)
+    w("")
 
 
 def main():
