@@ -144,6 +144,12 @@ def mq_section(w, plotdir, rel):
                 max(r["iops_%dt" % n]))),
             r["scaling"], tail))
     w("")
+    if any(r["workload"] == "randwrite-wt" for r in mq["results"]):
+        w("randwrite-wt runs hypercache in writethrough mode: every write "
+          "goes to the child and takes the core's tmaster mutex twice (to "
+          "update or admit the block, then to settle its ticket), which two "
+          "iothreads share.")
+        w("")
     w("![W7](%s/mq-scaling.png)" % rel)
     w("")
 

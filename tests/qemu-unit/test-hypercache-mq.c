@@ -655,11 +655,11 @@ static const StressParams stress_params[] = {
 /* ---------------------------------------------------------- benchmark */
 
 typedef enum {
-    WL_READ, WL_WRITE, WL_MIX, WL__MAX,
+    WL_READ, WL_WRITE, WL_MIX, WL_WRITE_WT, WL__MAX,
 } Workload;
 
 static const char *const wl_names[] = { "randread-hit", "randwrite-wb",
-                                        "randrw-70-30" };
+                                        "randrw-70-30", "randwrite-wt" };
 
 typedef struct BenchOpts {
     double secs;
@@ -701,7 +701,7 @@ static void coroutine_fn bench_job(void *opaque)
 
     while (now_ns() < r->deadline) {
         int64_t off = BENCH_BS * rng_below(&j->rng, BENCH_HOT / BENCH_BS);
-        bool write = r->wl == WL_WRITE ||
+        bool write = r->wl == WL_WRITE || r->wl == WL_WRITE_WT ||
             (r->wl == WL_MIX && rng_below(&j->rng, 10) < 3);
 
         if (write) {
@@ -754,7 +754,8 @@ static double bench_run(const BenchOpts *o, BlockBackend *blk, Workload wl,
     return ops / ((double)(end - start) / NANOSECONDS_PER_SECOND);
 }
 
-static BlockBackend *bench_open(bool hc, AioContext *ctx)
+/* randwrite-wt: every write goes to the child and completes a ticket. */
+static BlockBackend *bench_open(bool hc, Workload wl, AioContext *ctx)
 {
     QDict *opts = qdict_new();
     const char *pfx = hc ? "file." : "";
@@ -766,6 +767,8 @@ static BlockBackend *bench_open(bool hc, AioContext *ctx)
         qdict_put_str(opts, "node-name", HC_NODE);
         qdict_put_str(opts, "size", "128M");
         qdict_put_str(opts, "max-dirty-age", "0");
+        qdict_put_str(opts, "mode",
+                      wl == WL_WRITE_WT ? "writethrough" : "writeback");
     }
     snprintf(key, sizeof(key), "%sdriver", pfx);
     qdict_put_str(opts, key, "null-co");
@@ -891,7 +894,7 @@ static int bench_main(const BenchOpts *o)
         HypercacheStats *hs;
 
         for (be = 0; be < 2; be++) {
-            blk[be] = bench_open(be == 0, ctx[0]);
+            blk[be] = bench_open(be == 0, wl, ctx[0]);
             for (t = 0; t < 2; t++) {
                 res.iops[wl][be][t] = g_new0(double, o->reps);
             }
