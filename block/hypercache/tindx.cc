@@ -18,7 +18,8 @@ void Tindx::reserve(uint32_t capacity) {
             d.hnext = s.hnext;
             d.qprev = s.qprev;
             d.qnext = s.qnext;
-            d.state = s.state;
+            d.state.store(s.state.load(std::memory_order_relaxed),
+                          std::memory_order_relaxed);
             d.queue = s.queue;
             d.freq.store(s.freq.load(std::memory_order_relaxed),
                          std::memory_order_relaxed);

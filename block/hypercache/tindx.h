@@ -8,7 +8,10 @@
 // so policies can link entries into queues by number).  Fields and who may
 // touch them:
 //   block, slot, hnext, state  - the shard lock of 'block' (changes also
-//                                hold the tmaster mutex)
+//                                hold the tmaster mutex, except that a
+//                                write-through may clear its kWriting
+//                                under the shard lock alone; state is
+//                                atomic so mutex holders may read it)
 //   qprev, qnext, queue        - the eviction policy (tmaster mutex)
 //   freq                       - anyone, relaxed atomic (hits bump it)
 #pragma once
@@ -40,7 +43,7 @@ struct Entry {
     uint32_t hnext = kNil;
     uint32_t qprev = kNil;
     uint32_t qnext = kNil;
-    uint8_t state = kClean;
+    std::atomic<uint8_t> state{kClean};
     uint8_t queue = 0;
     std::atomic<uint8_t> freq{0};
 };

@@ -136,14 +136,16 @@ struct hc_cache {
     bool evict_victim();                 // one clean block out; false if none
     bool try_evict(uint32_t e);          // the EvictFn of the policy
     void drop(uint32_t e);               // takes the shard lock itself
-    // Entry states change under mu and the block's shard lock, so holding
-    // either is enough to read one (rewrite_dirty() holds only the shard
-    // lock).  Takes the shard lock itself.
+    // Entry states change under mu and the block's shard lock (but see
+    // settle_clean()), so holding either is enough to read one
+    // (rewrite_dirty() holds only the shard lock).  Takes the shard lock
+    // itself.
     void set_state(uint32_t e, uint8_t set, uint8_t clear = 0);
     // A cached block takes new data: dirty from @seqno on, unless it was
     // dirty already (its first-dirtied sequence number stands).
     void make_dirty(uint32_t e, uint64_t seqno);
     void finish(hc_write_ticket *t, int ret);
+    bool settle_clean(hc_write_ticket *t);  // shard locks only
     // Absorb a write of whole blocks [b0, b1) into WB, copying outside mu
     // (absorb.cc).  absorb_whole() takes mu itself; rewrite_dirty() only
     // shard locks, and declines blocks that are not idle and dirty.

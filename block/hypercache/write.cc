@@ -223,8 +223,38 @@ void hc_cache::finish(hc_write_ticket *t, int ret) {
     }
 }
 
+// A successful write-through whose cached blocks are all clean needs only
+// its kWriting bits cleared and the generations bumped: done under the
+// shard locks alone, so completions on several iothreads do not meet on
+// the tmaster mutex.  Clearing a busy bit without the mutex is safe: code
+// under it that saw the block busy only waited or skipped it, and nothing
+// else changes a block while it is busy.  False, with nothing changed, if
+// a block is dirty (its dirty record must go, under the mutex).
+bool hc_cache::settle_clean(hc_write_ticket *t) {
+    for (const hc_write_ticket::Block &tb : t->blocks) {
+        if (tb.entry != kNil) {
+            std::lock_guard sg(tindx.shard_of(tb.block).mu);
+            if (tindx.at(tb.entry).state & kDirty) {
+                return false;
+            }
+        }
+    }
+    for (const hc_write_ticket::Block &tb : t->blocks) {
+        if (tb.entry == kNil) {
+            gens.end_write(tb.block);
+            continue;
+        }
+        {
+            std::lock_guard sg(tindx.shard_of(tb.block).mu);
+            tindx.at(tb.entry).state &= uint8_t(~kWriting);
+        }
+        gens.bump(tb.block);
+    }
+    return true;
+}
+
 void hc_cache::write_end(hc_write_ticket *t, int ret) {
-    {
+    if (ret < 0 || !settle_clean(t)) {
         std::lock_guard g(mu);
         finish(t, ret);
     }
