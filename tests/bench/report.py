@@ -146,9 +146,8 @@ def mq_section(w, plotdir, rel):
     w("")
     if any(r["workload"] == "randwrite-wt" for r in mq["results"]):
         w("randwrite-wt runs hypercache in writethrough mode: every write "
-          "goes to the child and takes the core's tmaster mutex twice (to "
-          "update or admit the block, then to settle its ticket), which two "
-          "iothreads share.")
+          "goes to the child, and takes the core's tmaster mutex, which two "
+          "iothreads share, to update or admit its block first.")
         w("")
     w("![W7](%s/mq-scaling.png)" % rel)
     w("")
