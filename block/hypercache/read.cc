@@ -79,8 +79,7 @@ int hc_cache::read_begin(uint64_t offset, uint64_t len, hc_read_plan **out) {
     }
     st.add(kHitBlocks, hits);
     st.add(kMissBlocks, misses);
-    st.add(misses == 0 ? kFullHits : hits == 0 ? kMisses
-                                                  : kPartialHits);
+    st.add(misses == 0 ? kFullHits : hits == 0 ? kMisses : kPartialHits);
     *out = plan.release();
     return 0;
 }
@@ -102,23 +101,26 @@ void hc_cache::read_fill(hc_read_plan *plan, size_t i, const void *buf) {
         uint32_t j, slot;
         uint8_t *dst;
     };
+    // Block j of the run is still worth filling (mu held): not written,
+    // invalidated or being written through since the plan was made (the
+    // child's data would be stale), and not filled by someone else.
+    auto wanted = [&](uint32_t j) {
+        uint64_t b = m.first_block + j;
+        if (!gens.unchanged(b, plan->gens[m.gen_base + j])) {
+            return false;
+        }
+        Tindx::Shard &sh = tindx.shard_of(b);
+        std::lock_guard sg(sh.mu);
+        return tindx.find(sh, b) == kNil;
+    };
     std::vector<Fill> fills;
     fills.reserve(m.nblocks);
     {
         std::lock_guard g(mu);
         for (uint32_t j = 0; j < m.nblocks; j++) {
             uint64_t b = m.first_block + j;
-            // Written, invalidated or still being written through since
-            // the plan was made: the child's data may be stale.
-            if (!gens.unchanged(b, plan->gens[m.gen_base + j])) {
+            if (!wanted(j)) {
                 continue;
-            }
-            {
-                Tindx::Shard &sh = tindx.shard_of(b);
-                std::lock_guard sg(sh.mu);
-                if (tindx.find(sh, b) != kNil) {
-                    continue;  // another fill got there first
-                }
             }
             if (!admit(b)) {
                 st.add(kRejections);
@@ -143,20 +145,13 @@ void hc_cache::read_fill(hc_read_plan *plan, size_t i, const void *buf) {
     }
     std::lock_guard g(mu);
     for (const Fill &f : fills) {
-        uint64_t b = m.first_block + f.j;
         tbuf.meta(f.slot).pins = 0;
-        bool fresh = gens.unchanged(b, plan->gens[m.gen_base + f.j]);
-        if (fresh) {
-            Tindx::Shard &sh = tindx.shard_of(b);
-            std::lock_guard sg(sh.mu);
-            fresh = tindx.find(sh, b) == kNil;
-        }
-        if (!fresh) {
+        if (!wanted(f.j)) {
             tbuf.release(f.slot);  // a write or another fill came first
             st.add(kRejections);
             continue;
         }
-        insert(b, f.slot, kClean);
+        insert(m.first_block + f.j, f.slot, kClean);
         st.add(kAdmissions);
     }
 }

@@ -5,8 +5,8 @@
 // Everything else goes to the child with a ticket: FUA writes, the
 // writethrough, writearound and none modes, sequential streams past the
 // cutoff, and partial writes of blocks we do not hold (we would need the
-// rest of the block first).  Cached copies are updated either way, so a read never
-// sees older data than the guest wrote.
+// rest of the block first).  Cached copies are updated either way, so a
+// read never sees older data than the guest wrote.
 #include <cerrno>
 #include <cstring>
 

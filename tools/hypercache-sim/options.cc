@@ -146,6 +146,15 @@ void print_usage(const char *argv0) {
 ParseResult parse_options(int argc, char **argv, Options *o, std::string *err) {
     std::string sizes = "1%,5%,10%,20%";
     uint64_t v;
+    // A whole-number option for the core's tuning: only its form is checked
+    // here.
+    auto set_number = [&](const char *name, int64_t *dst) {
+        if (!to_u64(name, optarg, &v, err)) {
+            return false;
+        }
+        *dst = to_i64(v);
+        return true;
+    };
     optind = 1;
     opterr = 0;
     for (;;) {
@@ -201,11 +210,13 @@ ParseResult parse_options(int argc, char **argv, Options *o, std::string *err) {
             case kWriteback:
                 o->writeback = true;
                 break;
+            // Ranges and the order of the watermarks are the core's to
+            // check, once all options are in (check_tuning below).
             case kAdmit:
-                if (!to_u64("admit-threshold", optarg, &v, err)) {
+                if (!set_number("admit-threshold",
+                                &o->tuning.admit_threshold)) {
                     return ParseResult::Error;
                 }
-                o->tuning.admit_threshold = to_i64(v);
                 break;
             case kSeqCutoff:
                 if (!parse_bytes(optarg, &v, err)) {
@@ -214,25 +225,20 @@ ParseResult parse_options(int argc, char **argv, Options *o, std::string *err) {
                 }
                 o->tuning.seq_cutoff = to_i64(v);
                 break;
-            // Ranges and the order of the watermarks are the core's to
-            // check, once all options are in (check_tuning below).
             case kDirtyHigh:
-                if (!to_u64("dirty-high", optarg, &v, err)) {
+                if (!set_number("dirty-high", &o->tuning.dirty_high_pct)) {
                     return ParseResult::Error;
                 }
-                o->tuning.dirty_high_pct = to_i64(v);
                 break;
             case kDirtyLow:
-                if (!to_u64("dirty-low", optarg, &v, err)) {
+                if (!set_number("dirty-low", &o->tuning.dirty_low_pct)) {
                     return ParseResult::Error;
                 }
-                o->tuning.dirty_low_pct = to_i64(v);
                 break;
             case kDirtyMax:
-                if (!to_u64("dirty-max", optarg, &v, err)) {
+                if (!set_number("dirty-max", &o->tuning.dirty_max_pct)) {
                     return ParseResult::Error;
                 }
-                o->tuning.dirty_max_pct = to_i64(v);
                 break;
             case kMaxDirtyAge:
                 if (!to_u64("max-dirty-age", optarg, &v, err)) {
