@@ -827,6 +827,8 @@ hypercache_co_pwritev_part(BlockDriverState *bs, int64_t offset, int64_t bytes,
         }
     }
     if (ret < 0) {
+        /* The core may have claimed blocks for a moment: wake who saw it */
+        hypercache_wake(s);
         return ret;
     }
     trace_hypercache_write(bs, offset, bytes, ret);

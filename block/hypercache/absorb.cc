@@ -68,8 +68,10 @@ int hc_cache::absorb_whole(uint64_t b0, uint64_t b1, const IovCursor &src) {
             tbuf.release(bl.slot);
         }
     };
-    // Blocks that would turn dirty, or -EAGAIN if one is busy.
-    auto check = [&]() -> int64_t {
+    // Blocks that would turn dirty, or -EAGAIN if one is busy.  With
+    // @hold, the cached ones are held as they are checked, so that the
+    // write-through fast path cannot claim one before they are published.
+    auto check = [&](Hold *hold) -> int64_t {
         uint64_t new_dirty = 0;
         for (uint64_t b = b0; b < b1; b++) {
             Tindx::Shard &sh = tindx.shard_of(b);
@@ -81,6 +83,9 @@ int hc_cache::absorb_whole(uint64_t b0, uint64_t b1, const IovCursor &src) {
                 return -EAGAIN;
             } else {
                 new_dirty += !(tindx.at(e).state & kDirty);
+                if (hold) {
+                    hold->add(e);
+                }
             }
         }
         uint64_t cap = tbuf.nslots();
@@ -92,7 +97,7 @@ int hc_cache::absorb_whole(uint64_t b0, uint64_t b1, const IovCursor &src) {
 
     {
         std::lock_guard g(mu);
-        int64_t r = check();
+        int64_t r = check(nullptr);
         if (r < 0) {
             return int(r);
         }
@@ -114,7 +119,9 @@ int hc_cache::absorb_whole(uint64_t b0, uint64_t b1, const IovCursor &src) {
     }
 
     std::lock_guard g(mu);
-    int64_t r = cfg.mode == HC_MODE_WRITEBACK ? check() : -EAGAIN;
+    Hold hold{this, {}};
+    hold.entries.reserve(b1 - b0);
+    int64_t r = cfg.mode == HC_MODE_WRITEBACK ? check(&hold) : -EAGAIN;
     if (r < 0) {
         release_all();  // the caller retries from the start
         return int(r);

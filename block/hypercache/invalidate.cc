@@ -43,15 +43,19 @@ int hc_cache::invalidate(uint64_t offset, uint64_t len, unsigned flags) {
             }
         }
     }
+
+    // Each block is checked and held in one hold of its shard lock: the
+    // write-through fast path claims idle clean blocks under that lock
+    // alone.  Held, they cannot be evicted by the allocation zeroing may
+    // need either.
+    Hold hold{this, {}};
+    hold.entries.reserve(hit.size());
     for (uint32_t e : hit) {
+        std::lock_guard sg(tindx.shard_of(tindx.at(e).block).mu);
         if (tindx.at(e).state & kBusy) {
             return -EAGAIN;  // its data is out at the child right now
         }
-    }
-
-    Hold hold{this, {}};
-    for (uint32_t e : hit) {
-        hold.add(e);  // zeroing may allocate, which must not evict these
+        hold.add(e);
     }
     uint32_t spare = kNil;
     int ret = 0;

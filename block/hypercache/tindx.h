@@ -9,7 +9,8 @@
 // touch them:
 //   block, slot, hnext, state  - the shard lock of 'block' (changes also
 //                                hold the tmaster mutex, except that a
-//                                write-through may clear its kWriting
+//                                write-through may claim an idle clean
+//                                block, and clear its kWriting again,
 //                                under the shard lock alone; state is
 //                                atomic so mutex holders may read it)
 //   qprev, qnext, queue        - the eviction policy (tmaster mutex)
@@ -33,7 +34,8 @@ enum EntryState : uint8_t {
     kWriteback = 2,  // handed out by hc_writeback_next, not yet done
     kWriting = 4,    // a write-through of this block is in flight
     kHeld = 8,       // an operation under the tmaster mutex relies on this
-                     // entry staying put while it allocates (no eviction)
+                     // entry staying as it saw it (no eviction, no claim
+                     // by the write-through fast path)
 };
 inline constexpr uint8_t kBusy = kWriteback | kWriting;
 

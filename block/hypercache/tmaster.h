@@ -137,9 +137,9 @@ struct hc_cache {
     bool try_evict(uint32_t e);          // the EvictFn of the policy
     void drop(uint32_t e);               // takes the shard lock itself
     // Entry states change under mu and the block's shard lock (but see
-    // settle_clean()), so holding either is enough to read one
-    // (rewrite_dirty() holds only the shard lock).  Takes the shard lock
-    // itself.
+    // write_clean() and settle_clean()), so holding either is enough to
+    // read one (rewrite_dirty() holds only the shard lock).  Takes the shard
+    // lock itself.
     void set_state(uint32_t e, uint8_t set, uint8_t clear = 0);
     // A cached block takes new data: dirty from @seqno on, unless it was
     // dirty already (its first-dirtied sequence number stands).
@@ -151,6 +151,12 @@ struct hc_cache {
     // shard locks, and declines blocks that are not idle and dirty.
     int absorb_whole(uint64_t b0, uint64_t b1, const IovCursor &src);
     bool rewrite_dirty(uint64_t b0, uint64_t b1, const IovCursor &src);
+    // Update and claim cached, clean, idle blocks for a write to the child
+    // under shard locks only (write-clean.cc).  False, with nothing
+    // changed, if a block does not qualify.  Takes mu itself when needed.
+    bool write_clean(uint64_t offset, uint64_t len, const IovCursor &src,
+                     bool bypass, hc_write_ticket **ticket);
+    void abandon(hc_write_ticket *t);  // takes mu
     void drop_locked(hypercache::Tindx::Shard &sh, uint32_t e);
     uint32_t insert(uint64_t block, uint32_t slot, uint8_t state);
     bool admit(uint64_t block) const;
@@ -166,7 +172,10 @@ struct hc_cache {
     uint64_t metadata_bytes() const;
 
     // Keeps entries from being evicted while an operation allocates slots
-    // (which may evict) and then comes back to them.
+    // (which may evict) and then comes back to them, and keeps the
+    // write-through fast path (write_clean) off them.  Code under mu that
+    // checks a block's state and acts on it later adds the block in the same
+    // hold of its shard lock as the check.
     struct Hold {
         hc_cache *c;
         std::vector<uint32_t> entries;

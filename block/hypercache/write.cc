@@ -6,7 +6,8 @@
 // writethrough, writearound and none modes, sequential streams past the
 // cutoff, and partial writes of blocks we do not hold (we would need the
 // rest of the block first).  Cached copies are updated either way, so a
-// read never sees older data than the guest wrote.
+// read never sees older data than the guest wrote; when they are all clean
+// and idle, without the tmaster mutex (write-clean.cc).
 #include <cerrno>
 #include <cstring>
 
@@ -58,6 +59,14 @@ int hc_cache::write_begin(uint64_t offset, uint64_t len, const iovec *iov,
             return HC_WRITE_DONE;
         }
         return absorb_whole(b0, b1, src);
+    }
+    int fm = mode.load();
+    if (ticket_out &&
+        (fm == HC_MODE_WRITETHROUGH ||
+         (fm == HC_MODE_WRITEBACK &&
+          (bypass || (flags & (HC_WRITE_FUA | HC_WRITE_THROUGH))))) &&
+        write_clean(offset, len, src, bypass, ticket_out)) {
+        return HC_WRITE_CHILD;
     }
 
     std::lock_guard g(mu);

@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 //
-// Several threads hammer overlapping ranges: readers, writers (absorbed and
-// FUA), a write-back thread, zeroing invalidations and resizes.  Every block
-// carries (block, version) and a body derived from them, so a reader can
-// tell a torn or foreign block from a valid one; each writer also checks it
-// reads back its own latest write to the blocks only it writes.
+// Several threads hammer overlapping ranges: readers, writers (absorbed,
+// FUA or in writethrough mode), a write-back thread, zeroing invalidations
+// and resizes.  Every block carries (block, version) and a body derived
+// from them, so a reader can tell a torn or foreign block from a valid
+// one; each writer also checks it reads back its own latest write to the
+// blocks only it writes.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -120,8 +121,12 @@ int write(hc_cache *c, Disk &d, uint64_t off, const std::vector<uint8_t> &v,
     return r;
 }
 
-void hammer(hc_policy policy, int iters) {
-    hc_cache *c = hctest::make_cache(48, HC_MODE_WRITEBACK, policy,
+// @fua_pct of the writes are FUA: in writeback mode, write-throughs of
+// clean blocks (write-clean.cc, no tmaster mutex) then race with absorbed
+// writes, write-back, zeroing and resizes on the same blocks.
+void hammer(hc_policy policy, int iters, hc_mode mode = HC_MODE_WRITEBACK,
+            unsigned fua_pct = 10) {
+    hc_cache *c = hctest::make_cache(48, mode, policy,
                                      [](hc_config *cfg) {
                                          cfg->seq_cutoff = 0;
                                          cfg->shards = 4;
@@ -156,7 +161,7 @@ void hammer(hc_policy policy, int iters) {
                     vers[k] = version++;
                     fill_block(buf.data() + k * kBS, b + k, vers[k]);
                 }
-                write(c, disk, b * kBS, buf, rng() % 10 == 0 ? HC_WRITE_FUA : 0);
+                write(c, disk, b * kBS, buf, rng() % 100 < fua_pct ? HC_WRITE_FUA : 0);
                 if (mine) {
                     for (uint64_t k = 0; k < n; k++) {
                         last[b + k - own] = vers[k];
@@ -236,8 +241,79 @@ void hammer(hc_policy policy, int iters) {
     hc_destroy(c);
 }
 
+// One thread absorbs whole writes of blocks [0, 8) while another writes one
+// of them with FUA, started at a random moment of the first one's work, so
+// the write-through fast path claims a clean block somewhere between the
+// absorb's checks and its publication.  After each round both are done:
+// a flush must leave the child and the cache agreeing on every block.  If
+// the absorb published over a block claimed by the write-through, the
+// write-through's completion would mark the absorbed data clean and it
+// would never reach the child.
+void through_races_absorb(int rounds) {
+    constexpr uint64_t kN = 8;
+    hc_cache *c = hctest::make_cache(64, HC_MODE_WRITEBACK, HC_POLICY_FREQ,
+                                     [](hc_config *cfg) {
+                                         cfg->seq_cutoff = 0;
+                                         cfg->admit_threshold = 1;
+                                     });
+    Disk disk;
+    std::atomic<int> go{0}, done{0};
+    std::atomic<uint32_t> delay{0};
+    uint64_t version = 1;
+    std::thread fua([&] {
+        std::vector<uint8_t> buf(kBS);
+        for (int r = 1; r <= rounds; r++) {
+            while (go.load() < r) {
+            }
+            for (uint32_t i = delay.load(); i > 0; i--) {
+                __asm__ volatile("" ::: "memory");
+            }
+            uint64_t b = uint64_t(r) % kN;
+            fill_block(buf.data(), b, 1'000'000'000ULL + uint64_t(r));
+            write(c, disk, b * kBS, buf, HC_WRITE_FUA);
+            done.store(r);
+        }
+    });
+    std::mt19937_64 rng(11);
+    std::vector<uint8_t> buf(kN * kBS);
+    int bad = 0;
+    for (int r = 1; r <= rounds && bad == 0; r++) {
+        for (uint64_t k = 0; k < kN; k++) {
+            fill_block(buf.data() + k * kBS, k, version++);
+        }
+        delay.store(uint32_t(rng() % 4000));
+        go.store(r);
+        write(c, disk, 0, buf, 0);
+        while (done.load() < r) {
+        }
+        writeback(c, disk, HC_WB_FLUSH, hc_dirty_seq(c));
+        auto got = read(c, disk, 0, kN * kBS);
+        std::lock_guard g(disk.mu);
+        for (uint64_t k = 0; k < kN; k++) {
+            if (memcmp(got.data() + k * kBS, disk.bytes.data() + k * kBS,
+                       kBS) != 0) {
+                ADD_FAILURE() << "round " << r << ": block " << k
+                              << " differs between cache and child";
+                bad++;
+            }
+        }
+    }
+    if (bad) {
+        go.store(rounds);  // release the other thread
+    }
+    fua.join();
+    hc_destroy(c);
+}
+
 }  // namespace
 
+TEST(Concurrency, ThroughRacesAbsorb) { through_races_absorb(20000); }
 TEST(Concurrency, FreqHammer) { hammer(HC_POLICY_FREQ, 3000); }
 TEST(Concurrency, LruHammer) { hammer(HC_POLICY_LRU, 2000); }
 TEST(Concurrency, S3fifoHammer) { hammer(HC_POLICY_S3FIFO, 2000); }
+TEST(Concurrency, HalfFuaHammer) {
+    hammer(HC_POLICY_FREQ, 3000, HC_MODE_WRITEBACK, 50);
+}
+TEST(Concurrency, WritethroughHammer) {
+    hammer(HC_POLICY_FREQ, 3000, HC_MODE_WRITETHROUGH, 0);
+}
