@@ -25,6 +25,7 @@ typedef struct BDRVHypercacheState {
     CoMutex wait_lock;
     CoQueue wait_queue;
     uint64_t wake_gen;
+    unsigned waiters;           /* coroutines in hypercache_wait() */
 
     QEMUTimer *wb_timer;        /* background write-back tick */
     bool bg_running;            /* background writer coroutine exists */

@@ -238,16 +238,30 @@ static uint64_t hypercache_wake_gen(BDRVHypercacheState *s)
 static void coroutine_fn hypercache_wait(BDRVHypercacheState *s, uint64_t gen)
 {
     qemu_co_mutex_lock(&s->wait_lock);
+    qatomic_inc(&s->waiters);
+    smp_mb__after_rmw();
     while (qatomic_read(&s->wake_gen) == gen) {
         qemu_co_queue_wait(&s->wait_queue, &s->wait_lock);
     }
+    qatomic_dec(&s->waiters);
     qemu_co_mutex_unlock(&s->wait_lock);
 }
 
+/*
+ * Every completed write calls this, from every iothread: the wait lock is
+ * taken only when someone waits, so that completions on several iothreads
+ * do not hand a CoMutex back and forth.  A waiter counts itself before it
+ * checks wake_gen and the waker bumps wake_gen before it checks the count,
+ * so one of them sees the other.
+ */
 static void coroutine_fn hypercache_wake(BDRVHypercacheState *s)
 {
-    qemu_co_mutex_lock(&s->wait_lock);
     qatomic_inc(&s->wake_gen);
+    smp_mb__after_rmw();
+    if (!qatomic_read(&s->waiters)) {
+        return;
+    }
+    qemu_co_mutex_lock(&s->wait_lock);
     qemu_co_queue_restart_all(&s->wait_queue);
     qemu_co_mutex_unlock(&s->wait_lock);
 }

@@ -635,7 +635,9 @@ static void test_stress(const void *opaque)
  * block is shared by several owners and most writes are partial updates;
  * with 4 KiB blocks every write is whole blocks, which takes the core's
  * unlocked paths (dirty blocks rewritten in place, absorbs copied outside
- * the tmaster mutex).
+ * the tmaster mutex).  In writethrough mode the small region keeps blocks
+ * cached and clean, so writes (and FUA writes in writeback mode) take the
+ * write-through path without the tmaster mutex.
  */
 static const StressParams stress_params[] = {
     { "/hypercache-mq/writeback/2-iothreads", "writeback", 2, 6, 512,
@@ -650,6 +652,10 @@ static const StressParams stress_params[] = {
       "writeback", 2, 6, 96, 1 * MiB, "threads", "4k" },
     { "/hypercache-mq/writethrough/2-iothreads", "writethrough", 2, 6, 512,
       1 * MiB, "native", "16k" },
+    { "/hypercache-mq/writethrough/2-iothreads-small-region", "writethrough",
+      2, 6, 96, 1 * MiB, "threads", "16k" },
+    { "/hypercache-mq/writethrough/2-iothreads-4k-blocks-small-region",
+      "writethrough", 2, 6, 96, 1 * MiB, "threads", "4k" },
 };
 
 /* ---------------------------------------------------------- benchmark */
