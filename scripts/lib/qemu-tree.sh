@@ -92,6 +92,16 @@ hc_graft() {
     for t in "$QEMU_TREE"/tests/qemu-iotests/tests/hypercache-*; do
         [ -L "$t" ] && [ ! -e "$t" ] && rm -f "$t"
     done
+    # ninja goes by mtimes: after the links move to another checkout whose
+    # files are older than what the last one built, it would rebuild
+    # nothing (and miss new sources).  Drop our objects and make meson
+    # read the build files again.
+    local stamp=$QEMU_TREE/.hypercache-top
+    if [ -d "$QEMU_BUILD" ] && [ "$(cat "$stamp" 2>/dev/null)" != "$TOP" ]; then
+        (cd "$QEMU_BUILD" && find . -path '*hypercache*' -name '*.o' -delete)
+        touch "$QEMU_TREE/block/meson.build"
+    fi
+    echo "$TOP" > "$stamp"
     hc_apply_patches
 }
 

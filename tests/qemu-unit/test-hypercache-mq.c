@@ -22,7 +22,7 @@
  * through hypercache and without it, medians of several runs.
  *
  *   test-hypercache-mq --bench [--secs S] [--reps N] [--threads N]
- *                      [--qd N] [--json FILE]
+ *                      [--qd N] [--workload NAME] [--json FILE]
  */
 
 #include "qemu/osdep.h"
@@ -672,6 +672,7 @@ typedef struct BenchOpts {
     int reps;
     int threads;
     int qd;
+    const char *workload;   /* NULL: all of them */
     const char *json;
 } BenchOpts;
 
@@ -824,7 +825,7 @@ static void bench_print(const BenchOpts *o, BenchResult *res)
     printf("%-14s %-11s %12s %12s %8s\n", "workload", "backend",
            "1T IOPS", nt, "scaling");
     for (wl = 0; wl < WL__MAX; wl++) {
-        for (be = 0; be < 2; be++) {
+        for (be = 0; be < 2 && res->iops[wl][0][0]; be++) {
             double m1 = median(res->iops[wl][be][0], o->reps);
             double mn = median(res->iops[wl][be][1], o->reps);
 
@@ -833,6 +834,9 @@ static void bench_print(const BenchOpts *o, BenchResult *res)
         }
     }
     for (wl = 0; wl < WL__MAX; wl++) {
+        if (!res->iops[wl][0][0]) {
+            continue;
+        }
         printf("%s through hypercache: hit ratio %.3f, %" PRIu64
                " write-back requests during the timed runs\n", wl_names[wl],
                res->hit_ratio[wl], res->writebacks[wl]);
@@ -842,6 +846,7 @@ static void bench_print(const BenchOpts *o, BenchResult *res)
 static void bench_json(const BenchOpts *o, BenchResult *res)
 {
     FILE *f = fopen(o->json, "w");
+    const char *sep = "";
     int wl, be, t, i;
 
     if (!f) {
@@ -854,12 +859,13 @@ static void bench_json(const BenchOpts *o, BenchResult *res)
             o->qd, o->threads, (int)sysconf(_SC_NPROCESSORS_ONLN), BENCH_BS,
             BENCH_HOT);
     for (wl = 0; wl < WL__MAX; wl++) {
-        for (be = 0; be < 2; be++) {
+        for (be = 0; be < 2 && res->iops[wl][0][0]; be++) {
             double m1 = median(res->iops[wl][be][0], o->reps);
             double mn = median(res->iops[wl][be][1], o->reps);
 
-            fprintf(f, "    {\"workload\": \"%s\", \"backend\": \"%s\"",
-                    wl_names[wl], backend_names[be]);
+            fprintf(f, "%s    {\"workload\": \"%s\", \"backend\": \"%s\"",
+                    sep, wl_names[wl], backend_names[be]);
+            sep = ",\n";
             for (t = 0; t < 2; t++) {
                 fprintf(f, ", \"iops_%dt\": [", t ? o->threads : 1);
                 for (i = 0; i < o->reps; i++) {
@@ -874,10 +880,10 @@ static void bench_json(const BenchOpts *o, BenchResult *res)
                 fprintf(f, ", \"hit_ratio\": %.4f, \"writebacks\": %" PRIu64,
                         res->hit_ratio[wl], res->writebacks[wl]);
             }
-            fprintf(f, "}%s\n", wl == WL__MAX - 1 && be == 1 ? "" : ",");
+            fprintf(f, "}");
         }
     }
-    fprintf(f, "  ]\n}\n");
+    fprintf(f, "\n  ]\n}\n");
     fclose(f);
 }
 
@@ -899,6 +905,9 @@ static int bench_main(const BenchOpts *o)
         HypercacheInfoList *info;
         HypercacheStats *hs;
 
+        if (o->workload && strcmp(o->workload, wl_names[wl])) {
+            continue;
+        }
         for (be = 0; be < 2; be++) {
             blk[be] = bench_open(be == 0, wl, ctx[0]);
             for (t = 0; t < 2; t++) {
@@ -976,12 +985,26 @@ static bool parse_bench(int argc, char **argv, BenchOpts *o)
             o->threads = atoi(v);
         } else if (!strcmp(a, "--qd")) {
             o->qd = atoi(v);
+        } else if (!strcmp(a, "--workload")) {
+            o->workload = v;
         } else if (!strcmp(a, "--json")) {
             o->json = v;
         } else {
             return false;
         }
         i++;
+    }
+    if (o->workload) {
+        for (i = 0; i < WL__MAX; i++) {
+            if (!strcmp(o->workload, wl_names[i])) {
+                break;
+            }
+        }
+        if (i == WL__MAX) {
+            fprintf(stderr, "--workload must be randread-hit, randwrite-wb, "
+                    "randrw-70-30 or randwrite-wt, not '%s'\n", o->workload);
+            return false;
+        }
     }
     return o->secs > 0 && o->reps > 0 && o->qd > 0 &&
         o->threads >= 2 && o->threads <= MAX_THREADS;
@@ -999,7 +1022,8 @@ int main(int argc, char **argv)
         if (!strcmp(argv[i], "--bench")) {
             if (!parse_bench(argc, argv, &bo)) {
                 fprintf(stderr, "usage: %s --bench [--secs S] [--reps N] "
-                        "[--threads N] [--qd N] [--json FILE]\n", argv[0]);
+                        "[--threads N] [--qd N] [--workload NAME] "
+                        "[--json FILE]\n", argv[0]);
                 return 2;
             }
             return bench_main(&bo);
