@@ -146,8 +146,8 @@ def mq_section(w, plotdir, rel):
     w("")
     if any(r["workload"] == "randwrite-wt" for r in mq["results"]):
         w("randwrite-wt runs hypercache in writethrough mode: every write "
-          "goes to the child, and takes the core's tmaster mutex, which two "
-          "iothreads share, to update or admit its block first.")
+          "goes to the child.  Its block is cached and clean, so the core "
+          "updates it under the block's shard lock alone (write_clean()).")
         w("")
     w("![W7](%s/mq-scaling.png)" % rel)
     w("")
