@@ -54,6 +54,23 @@ bad=$(sed -n 's/^Fail: *\([0-9]*\).*/\1/p' "$log" | tail -n 1)
 count meson "$rc" "${ok:-0}" "${bad:-0}"
 [ "$rc" -eq 0 ] || tail -n 40 "$log"
 
+# --- 1a. the C++ style (.clang-format) ----------------------------------
+step "C++ style of the core, its tests and the simulator (clang-format)"
+log=$LOGDIR/clang-format.log
+(cd "$TOP" && git ls-files -z 'block/hypercache/*.cc' 'block/hypercache/*.h' \
+    'tests/unit/*.cc' 'tests/unit/*.h' 'tests/fuzz/*.cc' \
+    'tools/hypercache-sim/*.cc' 'tools/hypercache-sim/*.h' \
+    'tools/hypercache-sim/fuzz/*.cc' |
+    xargs -0 clang-format --style=file --dry-run -Werror) > "$log" 2>&1
+rc=$?
+if [ "$rc" -eq 0 ]; then
+    count clang-format 0 1 0
+else
+    grep -c 'error:' "$log" | sed 's/^/    lines to reformat: /'
+    count clang-format 1 0 1
+    head -n 20 "$log"
+fi
+
 # --- 1b. QEMU's style for the glue (scripts/checkpatch.pl) ---------------
 step "QEMU coding style of the glue (checkpatch.pl)"
 log=$LOGDIR/checkpatch.log

@@ -67,9 +67,13 @@ hc_cache *hc_create(const hc_config *cfg, char *err, size_t errlen) {
     }
 }
 
-void hc_destroy(hc_cache *c) { delete c; }
+void hc_destroy(hc_cache *c) {
+    delete c;
+}
 
-void hc_get_config(hc_cache *c, hc_config *cfg) { c->get_config(cfg); }
+void hc_get_config(hc_cache *c, hc_config *cfg) {
+    c->get_config(cfg);
+}
 
 int hc_reconfigure(hc_cache *c, const hc_config *cfg, char *err,
                    size_t errlen) {
@@ -96,8 +100,7 @@ const hc_read_seg *hc_read_plan_seg(const hc_read_plan *plan, size_t i) {
     return i < plan->segs.size() ? &plan->segs[i] : nullptr;
 }
 
-void hc_read_fill(hc_cache *c, hc_read_plan *plan, size_t i,
-                  const void *buf) {
+void hc_read_fill(hc_cache *c, hc_read_plan *plan, size_t i, const void *buf) {
     guard_void([&] { c->read_fill(plan, i, buf); });
 }
 
@@ -125,7 +128,9 @@ void hc_write_end(hc_cache *c, hc_write_ticket *ticket, int ret) {
     }
 }
 
-uint64_t hc_dirty_seq(hc_cache *c) { return c->dirty_seq(); }
+uint64_t hc_dirty_seq(hc_cache *c) {
+    return c->dirty_seq();
+}
 
 int hc_writeback_wanted(hc_cache *c, uint64_t now_ns) {
     return c->writeback_wanted(now_ns);
@@ -137,8 +142,7 @@ int hc_writeback_next(hc_cache *c, hc_wb_reason why, uint64_t upto_seq,
         return -EINVAL;
     }
     *ext = nullptr;
-    return guard(
-        [&] { return c->writeback_next(why, upto_seq, now_ns, ext); });
+    return guard([&] { return c->writeback_next(why, upto_seq, now_ns, ext); });
 }
 
 void hc_writeback_done(hc_cache *c, hc_extent *ext, int ret) {
@@ -151,8 +155,7 @@ uint64_t hc_dirty_pending(hc_cache *c, uint64_t upto_seq) {
     return c->dirty_pending(upto_seq);
 }
 
-int hc_invalidate(hc_cache *c, uint64_t offset, uint64_t len,
-                  unsigned flags) {
+int hc_invalidate(hc_cache *c, uint64_t offset, uint64_t len, unsigned flags) {
     return guard([&] { return c->invalidate(offset, len, flags); });
 }
 
@@ -161,9 +164,13 @@ bool hc_range_dirty(hc_cache *c, uint64_t offset, uint64_t len,
     return c->range_dirty(offset, len, pnum);
 }
 
-void hc_get_stats(hc_cache *c, hc_stats *st) { c->get_stats(st); }
+void hc_get_stats(hc_cache *c, hc_stats *st) {
+    c->get_stats(st);
+}
 
-void hc_reset_stats(hc_cache *c) { c->reset_stats(); }
+void hc_reset_stats(hc_cache *c) {
+    c->reset_stats();
+}
 
 double hc_mrc_hit_ratio(hc_cache *c, double factor) {
     return c->mrc_hit_ratio(factor);

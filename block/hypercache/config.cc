@@ -23,7 +23,9 @@ int fail(char *err, size_t errlen, const char *fmt, ...) {
     return -EINVAL;
 }
 
-bool pow2(uint64_t x) { return x && !(x & (x - 1)); }
+bool pow2(uint64_t x) {
+    return x && !(x & (x - 1));
+}
 
 }  // namespace
 
@@ -53,17 +55,18 @@ int hc_config_validate(const hc_config *c, char *err, size_t errlen) {
     if (!c) {
         return fail(err, errlen, "no configuration given");
     }
-    if (!pow2(c->block_size) || c->block_size < 512 ||
-        c->block_size > 65536) {
+    if (!pow2(c->block_size) || c->block_size < 512 || c->block_size > 65536) {
         return fail(err, errlen,
                     "block-size must be a power of two from 512 to 65536, "
-                    "not %u", c->block_size);
+                    "not %u",
+                    c->block_size);
     }
     if (!pow2(c->buf_align) || c->buf_align < 512 ||
         c->buf_align > (2u << 20)) {
         return fail(err, errlen,
                     "buf-align must be a power of two from 512 to 2097152, "
-                    "not %u", c->buf_align);
+                    "not %u",
+                    c->buf_align);
     }
     if (c->size < 8ULL * c->block_size ||
         c->size / c->block_size > (1ULL << 31)) {
@@ -81,64 +84,63 @@ int hc_config_validate(const hc_config *c, char *err, size_t errlen) {
         return fail(err, errlen, "policy must be freq, lru or s3fifo");
     }
     if (c->admit_threshold < 1 || c->admit_threshold > 15) {
-        return fail(err, errlen,
-                    "admit-threshold must be from 1 to 15, not %u",
+        return fail(err, errlen, "admit-threshold must be from 1 to 15, not %u",
                     c->admit_threshold);
     }
     if (c->dirty_high_pct < 1 || c->dirty_high_pct > 100) {
-        return fail(err, errlen,
-                    "dirty-high must be from 1 to 100, not %u",
+        return fail(err, errlen, "dirty-high must be from 1 to 100, not %u",
                     c->dirty_high_pct);
     }
     if (c->dirty_low_pct >= c->dirty_high_pct) {
-        return fail(err, errlen,
-                    "dirty-low (%u) must be below dirty-high (%u)",
+        return fail(err, errlen, "dirty-low (%u) must be below dirty-high (%u)",
                     c->dirty_low_pct, c->dirty_high_pct);
     }
     if (c->dirty_max_pct < c->dirty_high_pct || c->dirty_max_pct > 100) {
         return fail(err, errlen,
                     "dirty-max must be from dirty-high (%u) to 100, "
-                    "not %u", c->dirty_high_pct, c->dirty_max_pct);
+                    "not %u",
+                    c->dirty_high_pct, c->dirty_max_pct);
     }
     if (c->max_merge < c->block_size || c->max_merge > (1ULL << 30)) {
         return fail(err, errlen,
                     "max-merge must be from block-size (%u) to 1 GiB, "
-                    "not %llu", c->block_size,
-                    (unsigned long long)c->max_merge);
+                    "not %llu",
+                    c->block_size, (unsigned long long)c->max_merge);
     }
     if (c->shards != 0 && (!pow2(c->shards) || c->shards > 256)) {
         return fail(err, errlen,
                     "shards must be 0 (automatic) or a power of two up to "
-                    "256, not %u", c->shards);
+                    "256, not %u",
+                    c->shards);
     }
     return 0;
 }
 
 const char *hc_mode_name(hc_mode m) {
     switch (m) {
-    case HC_MODE_WRITEBACK:
-        return "writeback";
-    case HC_MODE_WRITETHROUGH:
-        return "writethrough";
-    case HC_MODE_WRITEAROUND:
-        return "writearound";
-    case HC_MODE_NONE:
-        return "none";
-    default:
-        return "invalid";
+        case HC_MODE_WRITEBACK:
+            return "writeback";
+        case HC_MODE_WRITETHROUGH:
+            return "writethrough";
+        case HC_MODE_WRITEAROUND:
+            return "writearound";
+        case HC_MODE_NONE:
+            return "none";
+        default:
+            return "invalid";
     }
 }
 
 const char *hc_policy_name(hc_policy p) {
     switch (p) {
-    case HC_POLICY_FREQ:
-        return "freq";
-    case HC_POLICY_LRU:
-        return "lru";
-    case HC_POLICY_S3FIFO:
-        return "s3fifo";
-    default:
-        return "invalid";
+        case HC_POLICY_FREQ:
+            return "freq";
+        case HC_POLICY_LRU:
+            return "lru";
+        case HC_POLICY_S3FIFO:
+            return "s3fifo";
+        default:
+            return "invalid";
     }
 }
 

@@ -20,8 +20,8 @@ void DirtyTracker::clear(uint64_t block) {
     blocks_.erase(it);
     // Checkpoints older than every dirty block are no longer needed, but
     // keep the newest of them: it dates the blocks dirtied right after.
-    uint64_t oldest = seq_count_.empty() ? UINT64_MAX
-                                         : seq_count_.begin()->first;
+    uint64_t oldest =
+        seq_count_.empty() ? UINT64_MAX : seq_count_.begin()->first;
     while (checkpoints_.size() > 1 && checkpoints_[1].first < oldest) {
         checkpoints_.pop_front();
     }

@@ -49,8 +49,8 @@ void Ghost::erase_at(uint64_t pos) {
     for (uint64_t i = (pos + 1) & mask_; table_[i] != 0; i = (i + 1) & mask_) {
         uint64_t home = ring_[table_[i] - 1] & mask_;
         // Move entry i into the hole unless its home lies in (hole, i].
-        bool stays = hole <= i ? (hole < home && home <= i)
-                               : (hole < home || home <= i);
+        bool stays =
+            hole <= i ? (hole < home && home <= i) : (hole < home || home <= i);
         if (!stays) {
             table_[hole] = table_[i];
             hole = i;

@@ -10,15 +10,14 @@
 using namespace hypercache;
 
 int hc_cache::invalidate(uint64_t offset, uint64_t len, unsigned flags) {
-    uint64_t end = (len == UINT64_MAX || offset + len < offset)
-                       ? UINT64_MAX
-                       : offset + len;
+    uint64_t end = (len == UINT64_MAX || offset + len < offset) ? UINT64_MAX
+                                                                : offset + len;
     if (end == offset) {
         return 0;
     }
     uint64_t b0 = offset >> shift;
-    uint64_t b1 = end == UINT64_MAX ? UINT64_MAX
-                                    : (end + block_size - 1) >> shift;
+    uint64_t b1 =
+        end == UINT64_MAX ? UINT64_MAX : (end + block_size - 1) >> shift;
     std::lock_guard g(mu);
 
     // Collect the cached blocks in range: by lookup for short ranges, by a
@@ -107,8 +106,7 @@ bool hc_cache::range_dirty(uint64_t offset, uint64_t len, uint64_t *pnum) {
     uint64_t change;  // first byte where the answer changes
     if (is_dirty) {
         uint64_t next = b;
-        while (it != map.end() && it->first == next &&
-               (next << shift) < end) {
+        while (it != map.end() && it->first == next && (next << shift) < end) {
             ++it;
             next++;
         }

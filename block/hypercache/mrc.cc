@@ -9,7 +9,8 @@ namespace hypercache {
 
 namespace {
 uint64_t sample_hash(uint64_t block) {
-    return mix64(block ^ 0x2545f4914f6cdd1dULL) & (MrcEstimator::kHashRange - 1);
+    return mix64(block ^ 0x2545f4914f6cdd1dULL) &
+           (MrcEstimator::kHashRange - 1);
 }
 }  // namespace
 

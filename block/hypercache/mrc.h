@@ -43,7 +43,7 @@ public:
 
 private:
     uint64_t distance(uint64_t last_time);  // distinct blocks since then
-    void replay(uint64_t block);  // one sampled access, under mu_
+    void replay(uint64_t block);            // one sampled access, under mu_
     void drain_batches();
     void fenwick_add(uint64_t t, int delta);
     uint64_t fenwick_sum(uint64_t t) const;  // entries with time <= t
@@ -59,7 +59,7 @@ private:
 
     std::mutex mu_;
     std::atomic<uint64_t> threshold_{kMaxThreshold};  // sample hash < threshold
-    uint64_t now_ = 0;                 // logical time of sampled accesses
+    uint64_t now_ = 0;  // logical time of sampled accesses
     std::unordered_map<uint64_t, uint64_t> last_;  // block -> last time
     std::set<std::pair<uint64_t, uint64_t>> by_hash_;
     std::vector<int32_t> fenwick_;     // live "last access" marks by time

@@ -27,9 +27,9 @@ class EvictFn {
 public:
     template <typename F>
     EvictFn(F &f)  // NOLINT: implicit by design, like std::function_ref
-        : obj_(&f), call_([](void *o, uint32_t e) {
-              return (*static_cast<F *>(o))(e);
-          }) {}
+        : obj_(&f),
+          call_([](void *o, uint32_t e) { return (*static_cast<F *>(o))(e); }) {
+    }
     bool operator()(uint32_t e) const { return call_(obj_, e); }
 
 private:

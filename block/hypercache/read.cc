@@ -47,8 +47,8 @@ int hc_cache::read_begin(uint64_t offset, uint64_t len, hc_read_plan **out) {
             lk.unlock();
             plan->pins.emplace_back(b, slot);
             hits++;
-            hc_read_seg *last = plan->segs.empty() ? nullptr
-                                                   : &plan->segs.back();
+            hc_read_seg *last =
+                plan->segs.empty() ? nullptr : &plan->segs.back();
             // Neighbouring blocks that happen to sit in neighbouring slots
             // make one segment.
             if (last && last->hit &&
@@ -62,17 +62,17 @@ int hc_cache::read_begin(uint64_t offset, uint64_t len, hc_read_plan **out) {
             uint64_t snap = gens.snapshot(b);
             lk.unlock();
             misses++;
-            hc_read_seg *last = plan->segs.empty() ? nullptr
-                                                   : &plan->segs.back();
+            hc_read_seg *last =
+                plan->segs.empty() ? nullptr : &plan->segs.back();
             if (last && !last->hit &&
                 plan->miss.back().nblocks < merge_blocks) {
                 last->len += block_size;
                 plan->miss.back().nblocks++;
             } else {
-                plan->segs.push_back(hc_read_seg{b << shift, block_size,
-                                                 nullptr});
-                plan->miss.push_back(hc_read_plan::Miss{
-                    b, 1, uint32_t(plan->gens.size())});
+                plan->segs.push_back(
+                    hc_read_seg{b << shift, block_size, nullptr});
+                plan->miss.push_back(
+                    hc_read_plan::Miss{b, 1, uint32_t(plan->gens.size())});
             }
             plan->gens.push_back(snap);
         }

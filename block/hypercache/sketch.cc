@@ -15,7 +15,9 @@ inline unsigned nibble(uint64_t h, unsigned r) {
 }
 }  // namespace
 
-CountMinSketch::CountMinSketch(uint32_t capacity) { resize(capacity); }
+CountMinSketch::CountMinSketch(uint32_t capacity) {
+    resize(capacity);
+}
 
 void CountMinSketch::resize(uint32_t capacity) {
     // Four counters per row per cached block (blocks seen but not cached

@@ -37,16 +37,16 @@ bool Tbuf::add_region(uint32_t first, uint32_t count) {
     }
     uintptr_t a = reinterpret_cast<uintptr_t>(map);
     uintptr_t aligned = (a + align_ - 1) & ~uintptr_t(align_ - 1);
-    regions_.push_back(Region{map, len, reinterpret_cast<uint8_t *>(aligned),
-                              first, count});
+    regions_.push_back(
+        Region{map, len, reinterpret_cast<uint8_t *>(aligned), first, count});
     return true;
 }
 
 // Give the pages past the first @count slots back to the kernel.
 void Tbuf::trim_region(Region &r, uint32_t count) {
     uintptr_t start = reinterpret_cast<uintptr_t>(r.map);
-    uintptr_t keep_end = reinterpret_cast<uintptr_t>(r.base) +
-                         size_t(count) * block_size_;
+    uintptr_t keep_end =
+        reinterpret_cast<uintptr_t>(r.base) + size_t(count) * block_size_;
     keep_end = (keep_end + page_size() - 1) & ~uintptr_t(page_size() - 1);
     uintptr_t map_end = start + r.map_len;
     if (keep_end < map_end) {

@@ -62,9 +62,9 @@ public:
 
 private:
     struct Region {
-        void *map = nullptr;     // what mmap returned
+        void *map = nullptr;  // what mmap returned
         size_t map_len = 0;
-        uint8_t *base = nullptr; // aligned start of slot 'first'
+        uint8_t *base = nullptr;  // aligned start of slot 'first'
         uint32_t first = 0;
         uint32_t count = 0;
     };

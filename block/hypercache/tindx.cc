@@ -34,8 +34,8 @@ void Tindx::reserve(uint32_t capacity) {
     }
 
     // One bucket per entry a shard can expect to hold.
-    uint64_t want = next_pow2((uint64_t(capacity_) + shards_.size() - 1) /
-                              shards_.size());
+    uint64_t want =
+        next_pow2((uint64_t(capacity_) + shards_.size() - 1) / shards_.size());
     for (Shard &sh : shards_) {
         if (sh.buckets.size() >= want) {
             continue;
@@ -102,8 +102,8 @@ void Tindx::unlock_all() {
 }
 
 size_t Tindx::metadata_bytes() const {
-    size_t n = size_t(capacity_) * sizeof(Entry) +
-               shards_.size() * sizeof(Shard);
+    size_t n =
+        size_t(capacity_) * sizeof(Entry) + shards_.size() * sizeof(Shard);
     for (const Shard &sh : shards_) {
         n += sh.buckets.capacity() * sizeof(uint32_t);
     }

@@ -16,7 +16,9 @@ using namespace hypercache;
 
 namespace {
 
-uint32_t log2u(uint32_t x) { return 31 - uint32_t(__builtin_clz(x)); }
+uint32_t log2u(uint32_t x) {
+    return 31 - uint32_t(__builtin_clz(x));
+}
 
 // The FREQ policy's tuning, chosen by replaying the cloudPhysicsIO and OLTP
 // traces (docs/core.md): a larger probation queue, two hits to leave it
@@ -67,15 +69,15 @@ void hc_cache::init() {
 void hc_cache::make_policy() {
     uint32_t n = tbuf.nslots();
     switch (cfg.policy) {
-    case HC_POLICY_LRU:
-        policy = make_lru_policy(n);
-        break;
-    case HC_POLICY_S3FIFO:
-        policy = make_queue_policy(n, s3fifo_params(), nullptr);
-        break;
-    default:
-        policy = make_queue_policy(n, freq_params(), sketch.get());
-        break;
+        case HC_POLICY_LRU:
+            policy = make_lru_policy(n);
+            break;
+        case HC_POLICY_S3FIFO:
+            policy = make_queue_policy(n, s3fifo_params(), nullptr);
+            break;
+        default:
+            policy = make_queue_policy(n, freq_params(), sketch.get());
+            break;
     }
 }
 
@@ -297,8 +299,7 @@ int hc_cache::reconfigure(const hc_config &nc, char *err, size_t errlen) {
     std::lock_guard g(mu);
     if (nc.block_size != cfg.block_size || nc.buf_align != cfg.buf_align) {
         snprintf(err, errlen, "%s cannot change at run time",
-                 nc.block_size != cfg.block_size ? "block-size"
-                                                 : "buf-align");
+                 nc.block_size != cfg.block_size ? "block-size" : "buf-align");
         return -EINVAL;
     }
     if (nc.shards != cfg.shards) {
@@ -408,12 +409,15 @@ void hc_cache::get_stats(hc_stats *s) {
     s->wb_bytes = dirty_n * block_size;
     s->hb_bytes = clean_n * block_size;
     s->cached_blocks = dirty_n + clean_n;
-    s->capacity_bytes = uint64_t(capacity_slots.load(std::memory_order_relaxed)) * block_size;
+    s->capacity_bytes =
+        uint64_t(capacity_slots.load(std::memory_order_relaxed)) * block_size;
     // Dirty map nodes come and go with the data; the rest is fixed.
     s->metadata_bytes = ld(meta_static) + dirty_n * 88;
 }
 
-void hc_cache::reset_stats() { st.reset(); }
+void hc_cache::reset_stats() {
+    st.reset();
+}
 
 double hc_cache::mrc_hit_ratio(double factor) {
     if (!(factor > 0)) {

@@ -114,9 +114,8 @@ struct hc_cache {
     int read_begin(uint64_t offset, uint64_t len, hc_read_plan **plan);
     void read_fill(hc_read_plan *plan, size_t i, const void *buf);
     void read_end(hc_read_plan *plan);
-    int write_begin(uint64_t offset, uint64_t len, const iovec *iov,
-                    int iovcnt, size_t skip, unsigned flags,
-                    hc_write_ticket **ticket);
+    int write_begin(uint64_t offset, uint64_t len, const iovec *iov, int iovcnt,
+                    size_t skip, unsigned flags, hc_write_ticket **ticket);
     void write_end(hc_write_ticket *ticket, int ret);
     uint64_t dirty_seq();
     int writeback_wanted(uint64_t now);
@@ -132,10 +131,10 @@ struct hc_cache {
     void get_config(hc_config *cfg);
 
     // ---- internals (callers hold mu unless noted) ----
-    uint32_t alloc_slot();               // evicts if needed; kNil if full
-    bool evict_victim();                 // one clean block out; false if none
-    bool try_evict(uint32_t e);          // the EvictFn of the policy
-    void drop(uint32_t e);               // takes the shard lock itself
+    uint32_t alloc_slot();       // evicts if needed; kNil if full
+    bool evict_victim();         // one clean block out; false if none
+    bool try_evict(uint32_t e);  // the EvictFn of the policy
+    void drop(uint32_t e);       // takes the shard lock itself
     // Entry states change under mu and the block's shard lock (but see
     // write_clean() and settle_clean()), so holding either is enough to
     // read one (rewrite_dirty() holds only the shard lock).  Takes the shard
@@ -167,8 +166,7 @@ struct hc_cache {
     // slot first when a reader has the old one pinned.  False if no slot
     // could be had for that copy.
     bool update_block(uint32_t e, uint32_t dst_off, uint32_t n,
-                      const IovCursor *src, uint64_t src_pos,
-                      uint32_t *spare);
+                      const IovCursor *src, uint64_t src_pos, uint32_t *spare);
     uint64_t metadata_bytes() const;
 
     // Keeps entries from being evicted while an operation allocates slots

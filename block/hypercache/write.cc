@@ -53,8 +53,8 @@ int hc_cache::write_begin(uint64_t offset, uint64_t len, const iovec *iov,
     }
     uint64_t mask = block_size - 1;
     if (mode.load() == HC_MODE_WRITEBACK && !bypass &&
-        !(flags & (HC_WRITE_FUA | HC_WRITE_THROUGH)) &&
-        !(offset & mask) && !(len & mask)) {
+        !(flags & (HC_WRITE_FUA | HC_WRITE_THROUGH)) && !(offset & mask) &&
+        !(len & mask)) {
         if (rewrite_dirty(b0, b1, src)) {
             return HC_WRITE_DONE;
         }
@@ -95,8 +95,8 @@ int hc_cache::write_begin(uint64_t offset, uint64_t len, const iovec *iov,
     }
     int m = cfg.mode;
     bool absorb = m == HC_MODE_WRITEBACK &&
-                  !(flags & (HC_WRITE_FUA | HC_WRITE_THROUGH)) &&
-                  !bypass && !partial_miss;
+                  !(flags & (HC_WRITE_FUA | HC_WRITE_THROUGH)) && !bypass &&
+                  !partial_miss;
     uint32_t spare = kNil;
     struct Release {
         hc_cache *c;
@@ -155,8 +155,8 @@ int hc_cache::write_begin(uint64_t offset, uint64_t len, const iovec *iov,
     }
     auto ticket = std::make_unique<hc_write_ticket>();
     ticket->blocks.reserve(b1 - b0);
-    bool admit_new = !bypass &&
-                     (m == HC_MODE_WRITETHROUGH || m == HC_MODE_WRITEBACK);
+    bool admit_new =
+        !bypass && (m == HC_MODE_WRITETHROUGH || m == HC_MODE_WRITEBACK);
     bool drop_clean = m == HC_MODE_WRITEAROUND || m == HC_MODE_NONE;
     for (uint64_t b = b0; b < b1; b++) {
         Span s = span(b);

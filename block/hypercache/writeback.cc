@@ -22,7 +22,8 @@ int hc_cache::writeback_wanted(uint64_t now) {
     if (idle == 0) {
         return -1;
     }
-    if (dirty_blocks.load() * 100 > uint64_t(tbuf.nslots()) * cfg.dirty_high_pct) {
+    if (dirty_blocks.load() * 100 >
+        uint64_t(tbuf.nslots()) * cfg.dirty_high_pct) {
         return HC_WB_WATERMARK;
     }
     if (cfg.max_dirty_age_ns &&
@@ -39,25 +40,25 @@ int hc_cache::writeback_next(hc_wb_reason why, uint64_t upto, uint64_t now,
     dirty.checkpoint(dirty_seq_, now);
     uint64_t limit;
     switch (why) {
-    case HC_WB_FLUSH:
-        limit = upto;
-        break;
-    case HC_WB_WATERMARK: {
-        uint64_t idle = dirty_blocks.load() - wb_busy_blocks.load();
-        if (idle * 100 <= uint64_t(tbuf.nslots()) * cfg.dirty_low_pct) {
-            return 0;
+        case HC_WB_FLUSH:
+            limit = upto;
+            break;
+        case HC_WB_WATERMARK: {
+            uint64_t idle = dirty_blocks.load() - wb_busy_blocks.load();
+            if (idle * 100 <= uint64_t(tbuf.nslots()) * cfg.dirty_low_pct) {
+                return 0;
+            }
+            limit = UINT64_MAX;
+            break;
         }
-        limit = UINT64_MAX;
-        break;
-    }
-    case HC_WB_AGE:
-        if (!cfg.max_dirty_age_ns) {
-            return 0;
-        }
-        limit = dirty.seq_older_than(now, cfg.max_dirty_age_ns);
-        break;
-    default:
-        return -EINVAL;
+        case HC_WB_AGE:
+            if (!cfg.max_dirty_age_ns) {
+                return 0;
+            }
+            limit = dirty.seq_older_than(now, cfg.max_dirty_age_ns);
+            break;
+        default:
+            return -EINVAL;
     }
 
     // Continue from where the last extent ended (an elevator sweep), so a
@@ -84,9 +85,8 @@ int hc_cache::writeback_next(hc_wb_reason why, uint64_t upto, uint64_t now,
     auto ext = std::make_unique<hc_extent_impl>();
     // Neighbours join whatever their age: writing them now costs nothing
     // extra.  IOV_MAX (1024) bounds an extent even when slots are scattered.
-    uint64_t max_blocks =
-        std::min<uint64_t>(std::max<uint64_t>(max_merge.load() >> shift, 1),
-                           1024);
+    uint64_t max_blocks = std::min<uint64_t>(
+        std::max<uint64_t>(max_merge.load() >> shift, 1), 1024);
     uint64_t first = it->first;
     uint32_t n = 0;
     for (; it != map.end() && it->first == first + n && n < max_blocks; ++it) {
@@ -105,7 +105,8 @@ int hc_cache::writeback_next(hc_wb_reason why, uint64_t upto, uint64_t now,
         }
         if (!ext->iovs.empty() &&
             static_cast<uint8_t *>(ext->iovs.back().iov_base) +
-                    ext->iovs.back().iov_len == p) {
+                    ext->iovs.back().iov_len ==
+                p) {
             ext->iovs.back().iov_len += block_size;
         } else {
             ext->iovs.push_back(iovec{const_cast<uint8_t *>(p), block_size});

@@ -10,7 +10,7 @@ HC_DEB_PACKAGES=(
     libslirp-dev zlib1g-dev libzstd-dev
     liblzma-dev
     libgtest-dev libgmock-dev libbenchmark-dev
-    clang clang-14 llvm-14 libclang-rt-14-dev
+    clang clang-14 llvm-14 libclang-rt-14-dev clang-format
     fio seabios qemu-system-data busybox-static
     e2fsprogs iproute2 python3-matplotlib
 )

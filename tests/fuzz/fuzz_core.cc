@@ -101,7 +101,7 @@ struct State {
                 model[w.off + i] = w.data[i];
                 known[w.off + i] = 1;
             } else {
-                known[w.off + i] = 0;   // a failed write: old or new
+                known[w.off + i] = 0;  // a failed write: old or new
             }
         }
     }
@@ -189,14 +189,15 @@ struct State {
             }
             uint64_t lo = std::max(off, s->offset);
             uint64_t hi = std::min(off + len, s->offset + s->len);
-            if (lo < hi && !memcmp(src + (lo - s->offset), &model[lo],
-                                   hi - lo)) {
-                continue;   // fast path: all equal
+            if (lo < hi &&
+                !memcmp(src + (lo - s->offset), &model[lo], hi - lo)) {
+                continue;  // fast path: all equal
             }
             for (uint64_t b = lo; b < hi; b++) {
                 if (checkable(b) && src[b - s->offset] != model[b]) {
                     fail(s->hit ? "stale or foreign byte from a cache hit"
-                                : "stale byte read from the child", b);
+                                : "stale byte read from the child",
+                         b);
                 }
             }
         }
@@ -245,7 +246,7 @@ struct State {
             if (r == HC_WRITE_DONE) {
                 memcpy(&model[off], data.data(), len);
 #ifdef HC_FUZZ_BREAK
-                model[off] ^= 1;   // self-test: the checks must notice
+                model[off] ^= 1;  // self-test: the checks must notice
 #endif
                 memset(&known[off], 1, len);
                 return;
@@ -268,9 +269,9 @@ struct State {
                 // Part of the range may hold the new data: unknown until
                 // the retry succeeds.
                 memset(&known[off], 0, len);
-                if (!complete_one(true) && !take_wb(HC_WB_FLUSH,
-                                                    hc_dirty_seq(c), 0)) {
-                    return;   // give up: the write was never acknowledged
+                if (!complete_one(true) &&
+                    !take_wb(HC_WB_FLUSH, hc_dirty_seq(c), 0)) {
+                    return;  // give up: the write was never acknowledged
                 }
                 continue;
             }
@@ -309,7 +310,7 @@ struct State {
                     model[i] = 0;
                     known[i] = 1;
                 } else {
-                    known[i] = 0;   // discard: reads are unspecified
+                    known[i] = 0;  // discard: reads are unspecified
                 }
             }
             return;
@@ -379,25 +380,27 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     hc_config_default(&s.cfg);
     static const uint32_t bss[] = {512, 1024, 4096, 16384, 65536};
     s.cfg.block_size = bss[fdp.ConsumeIntegralInRange<int>(0, 4)];
-    s.cfg.size = uint64_t(fdp.ConsumeIntegralInRange<int>(1, 64)) *
-                 s.cfg.block_size;
+    s.cfg.size =
+        uint64_t(fdp.ConsumeIntegralInRange<int>(1, 64)) * s.cfg.block_size;
     s.cfg.mode = hc_mode(fdp.ConsumeIntegralInRange<int>(0, HC_MODE__MAX - 1));
-    s.cfg.policy = hc_policy(fdp.ConsumeIntegralInRange<int>(
-        0, HC_POLICY__MAX - 1));
+    s.cfg.policy =
+        hc_policy(fdp.ConsumeIntegralInRange<int>(0, HC_POLICY__MAX - 1));
     s.cfg.admit_threshold = fdp.ConsumeIntegralInRange<uint32_t>(1, 4);
     s.cfg.dirty_high_pct = fdp.ConsumeIntegralInRange<uint32_t>(1, 100);
-    s.cfg.dirty_low_pct = fdp.ConsumeIntegralInRange<uint32_t>(
-        0, s.cfg.dirty_high_pct - 1);
-    s.cfg.dirty_max_pct = fdp.ConsumeIntegralInRange<uint32_t>(
-        s.cfg.dirty_high_pct, 100);
+    s.cfg.dirty_low_pct =
+        fdp.ConsumeIntegralInRange<uint32_t>(0, s.cfg.dirty_high_pct - 1);
+    s.cfg.dirty_max_pct =
+        fdp.ConsumeIntegralInRange<uint32_t>(s.cfg.dirty_high_pct, 100);
     s.cfg.max_dirty_age_ns = fdp.ConsumeIntegralInRange<uint64_t>(0, 1000);
-    s.cfg.max_merge = uint64_t(s.cfg.block_size) <<
-                      fdp.ConsumeIntegralInRange<int>(0, 6);
-    s.cfg.seq_cutoff = fdp.ConsumeBool() ? 0 :
-        uint64_t(fdp.ConsumeIntegralInRange<int>(1, 64)) * kSector * 8;
+    s.cfg.max_merge = uint64_t(s.cfg.block_size)
+                      << fdp.ConsumeIntegralInRange<int>(0, 6);
+    s.cfg.seq_cutoff =
+        fdp.ConsumeBool()
+            ? 0
+            : uint64_t(fdp.ConsumeIntegralInRange<int>(1, 64)) * kSector * 8;
     char err[256];
     if (hc_config_validate(&s.cfg, err, sizeof(err)) < 0) {
-        return -1;   // not an interesting input
+        return -1;  // not an interesting input
     }
     s.c = hc_create(&s.cfg, err, sizeof(err));
     if (!s.c) {
@@ -407,86 +410,93 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     uint64_t now = 0;
     while (fdp.remaining_bytes() > 0) {
         uint8_t op = fdp.ConsumeIntegralInRange<uint8_t>(0, 15);
-        uint64_t off = fdp.ConsumeIntegralInRange<uint64_t>(
-                           0, kDisk / kSector - 1) * kSector;
+        uint64_t off =
+            fdp.ConsumeIntegralInRange<uint64_t>(0, kDisk / kSector - 1) *
+            kSector;
         now += fdp.ConsumeIntegralInRange<uint64_t>(0, 300);
         switch (op) {
-        case 0: case 1: case 2:
-            s.read_checked(off, pick_len(fdp, off));
-            break;
-        case 3:
-            if (s.reads.size() < 4) {
-                s.read_deferred(off, pick_len(fdp, off));
-            }
-            break;
-        case 4: case 5: case 6: {
-            uint64_t len = pick_len(fdp, off);
-            unsigned flags = fdp.ConsumeIntegralInRange<int>(0, 7) == 0 ?
-                             HC_WRITE_FUA : 0;
-            if (fdp.ConsumeIntegralInRange<int>(0, 15) == 0) {
-                flags |= HC_WRITE_THROUGH;
-            }
-            bool bad = fdp.ConsumeIntegralInRange<int>(0, 7) == 0;
-            s.write(off, len, flags, bad, fdp.ConsumeBool());
-            break;
-        }
-        case 7:
-            s.complete_one(fdp.ConsumeIntegralInRange<int>(0, 5) != 0);
-            break;
-        case 8: {
-            int why = hc_writeback_wanted(s.c, now);
-            if (why < -1 || why > HC_WB_AGE) {
-                fail("hc_writeback_wanted: bad reason", why);
-            }
-            hc_wb_reason r = hc_wb_reason(fdp.ConsumeIntegralInRange<int>(
-                0, 2));
-            if (s.wbs.size() < 6) {
-                s.take_wb(r, hc_dirty_seq(s.c), now);
-            }
-            break;
-        }
-        case 9: case 10:
-            s.invalidate(off, pick_len(fdp, off), op == 10);
-            break;
-        case 11: {
-            hc_config n = s.cfg;
-            n.size = uint64_t(fdp.ConsumeIntegralInRange<int>(1, 64)) *
-                     s.cfg.block_size;
-            n.mode = hc_mode(fdp.ConsumeIntegralInRange<int>(
-                0, HC_MODE__MAX - 1));
-            n.policy = hc_policy(fdp.ConsumeIntegralInRange<int>(
-                0, HC_POLICY__MAX - 1));
-            if (hc_config_validate(&n, err, sizeof(err)) == 0) {
-                int r = hc_reconfigure(s.c, &n, err, sizeof(err));
-                if (r == 0) {
-                    hc_get_config(s.c, &s.cfg);
-                    if (s.cfg.size != n.size || s.cfg.mode != n.mode) {
-                        fail("reconfigure did not take", n.size);
-                    }
-                } else if (r != -EBUSY) {
-                    fail("hc_reconfigure: unexpected error", -r);
+            case 0:
+            case 1:
+            case 2:
+                s.read_checked(off, pick_len(fdp, off));
+                break;
+            case 3:
+                if (s.reads.size() < 4) {
+                    s.read_deferred(off, pick_len(fdp, off));
                 }
+                break;
+            case 4:
+            case 5:
+            case 6: {
+                uint64_t len = pick_len(fdp, off);
+                unsigned flags = fdp.ConsumeIntegralInRange<int>(0, 7) == 0
+                                     ? HC_WRITE_FUA
+                                     : 0;
+                if (fdp.ConsumeIntegralInRange<int>(0, 15) == 0) {
+                    flags |= HC_WRITE_THROUGH;
+                }
+                bool bad = fdp.ConsumeIntegralInRange<int>(0, 7) == 0;
+                s.write(off, len, flags, bad, fdp.ConsumeBool());
+                break;
             }
-            break;
-        }
-        case 12:
-            s.flush();
-            break;
-        case 13:
-            s.block_status(off - off % s.cfg.block_size);
-            break;
-        case 14: {
-            hc_stats st;
-            hc_get_stats(s.c, &st);
-            if (st.hb_bytes + st.wb_bytes > st.capacity_bytes ||
-                st.dirty_bytes > st.wb_bytes + st.hb_bytes) {
-                fail("occupancy above capacity", st.hb_bytes + st.wb_bytes);
+            case 7:
+                s.complete_one(fdp.ConsumeIntegralInRange<int>(0, 5) != 0);
+                break;
+            case 8: {
+                int why = hc_writeback_wanted(s.c, now);
+                if (why < -1 || why > HC_WB_AGE) {
+                    fail("hc_writeback_wanted: bad reason", why);
+                }
+                hc_wb_reason r =
+                    hc_wb_reason(fdp.ConsumeIntegralInRange<int>(0, 2));
+                if (s.wbs.size() < 6) {
+                    s.take_wb(r, hc_dirty_seq(s.c), now);
+                }
+                break;
             }
-            break;
-        }
-        default:
-            s.read_checked(off, kSector);
-            break;
+            case 9:
+            case 10:
+                s.invalidate(off, pick_len(fdp, off), op == 10);
+                break;
+            case 11: {
+                hc_config n = s.cfg;
+                n.size = uint64_t(fdp.ConsumeIntegralInRange<int>(1, 64)) *
+                         s.cfg.block_size;
+                n.mode = hc_mode(
+                    fdp.ConsumeIntegralInRange<int>(0, HC_MODE__MAX - 1));
+                n.policy = hc_policy(
+                    fdp.ConsumeIntegralInRange<int>(0, HC_POLICY__MAX - 1));
+                if (hc_config_validate(&n, err, sizeof(err)) == 0) {
+                    int r = hc_reconfigure(s.c, &n, err, sizeof(err));
+                    if (r == 0) {
+                        hc_get_config(s.c, &s.cfg);
+                        if (s.cfg.size != n.size || s.cfg.mode != n.mode) {
+                            fail("reconfigure did not take", n.size);
+                        }
+                    } else if (r != -EBUSY) {
+                        fail("hc_reconfigure: unexpected error", -r);
+                    }
+                }
+                break;
+            }
+            case 12:
+                s.flush();
+                break;
+            case 13:
+                s.block_status(off - off % s.cfg.block_size);
+                break;
+            case 14: {
+                hc_stats st;
+                hc_get_stats(s.c, &st);
+                if (st.hb_bytes + st.wb_bytes > st.capacity_bytes ||
+                    st.dirty_bytes > st.wb_bytes + st.hb_bytes) {
+                    fail("occupancy above capacity", st.hb_bytes + st.wb_bytes);
+                }
+                break;
+            }
+            default:
+                s.read_checked(off, kSector);
+                break;
         }
     }
     s.flush();

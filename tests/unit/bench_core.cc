@@ -47,7 +47,9 @@ void setup_hits(const benchmark::State &st) {
     warm(g_cache, kBlocks / 2);
 }
 
-void teardown(const benchmark::State &) { hc_destroy(g_cache); }
+void teardown(const benchmark::State &) {
+    hc_destroy(g_cache);
+}
 
 // Plan + unpin of a 4 KiB read that hits: the lookup path.
 void BM_Lookup(benchmark::State &st) {
@@ -134,17 +136,35 @@ void BM_WritebackPlan(benchmark::State &st) {
 
 }  // namespace
 
-BENCHMARK(BM_Lookup)->Arg(HC_POLICY_FREQ)->Arg(HC_POLICY_LRU)
-    ->Setup(setup_hits)->Teardown(teardown)->Threads(1)->Threads(2)
+BENCHMARK(BM_Lookup)
+    ->Arg(HC_POLICY_FREQ)
+    ->Arg(HC_POLICY_LRU)
+    ->Setup(setup_hits)
+    ->Teardown(teardown)
+    ->Threads(1)
+    ->Threads(2)
     ->UseRealTime();
-BENCHMARK(BM_HitCopy)->Arg(HC_POLICY_FREQ)
-    ->Setup(setup_hits)->Teardown(teardown)->Threads(1)->Threads(2)
+BENCHMARK(BM_HitCopy)
+    ->Arg(HC_POLICY_FREQ)
+    ->Setup(setup_hits)
+    ->Teardown(teardown)
+    ->Threads(1)
+    ->Threads(2)
     ->UseRealTime();
-BENCHMARK(BM_Admission)->Arg(HC_POLICY_FREQ)->Arg(HC_POLICY_LRU)
-    ->Setup(setup_hits)->Teardown(teardown)->Threads(1)->Threads(2)
+BENCHMARK(BM_Admission)
+    ->Arg(HC_POLICY_FREQ)
+    ->Arg(HC_POLICY_LRU)
+    ->Setup(setup_hits)
+    ->Teardown(teardown)
+    ->Threads(1)
+    ->Threads(2)
     ->UseRealTime();
-BENCHMARK(BM_WriteAbsorb)->Arg(HC_POLICY_FREQ)
-    ->Setup(setup_hits)->Teardown(teardown)->Threads(1)->Threads(2)
+BENCHMARK(BM_WriteAbsorb)
+    ->Arg(HC_POLICY_FREQ)
+    ->Setup(setup_hits)
+    ->Teardown(teardown)
+    ->Threads(1)
+    ->Threads(2)
     ->UseRealTime();
 BENCHMARK(BM_WritebackPlan);
 BENCHMARK_MAIN();

@@ -58,8 +58,8 @@ TEST(Config, DefaultsValidateAndErrorsNameTheOption) {
 
 TEST_F(Fixture, ReadPlanMergesMissesAndPinsHits) {
     make(64);
-    EXPECT_TRUE(same(0, std::vector<uint8_t>(disk.begin(),
-                                             disk.begin() + 8 * kBS)));
+    EXPECT_TRUE(
+        same(0, std::vector<uint8_t>(disk.begin(), disk.begin() + 8 * kBS)));
     hc_read_plan *p;
     ASSERT_EQ(hc_read_begin(c, 4 * kBS, 8 * kBS, &p), 0);
     // Blocks 4..7 hit, 8..11 miss as one run.
@@ -482,8 +482,8 @@ TEST_F(Fixture, IovecWithSkipAndManyPieces) {
         iov.push_back({d.data() + o, std::min<size_t>(1000, d.size() - o)});
     }
     hc_write_ticket *t = nullptr;
-    ASSERT_EQ(hc_write_begin(c, kBS, d.size(), iov.data(), int(iov.size()),
-                             77, 0, &t),
+    ASSERT_EQ(hc_write_begin(c, kBS, d.size(), iov.data(), int(iov.size()), 77,
+                             0, &t),
               HC_WRITE_DONE);
     EXPECT_TRUE(same(kBS, d));
 }

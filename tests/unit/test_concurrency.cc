@@ -24,8 +24,7 @@ constexpr uint64_t kBlocks = 128;  // shared blocks; each writer owns 8 more
 
 struct Disk {
     std::mutex mu;
-    std::vector<uint8_t> bytes =
-        std::vector<uint8_t>((kBlocks + 64) * kBS, 0);
+    std::vector<uint8_t> bytes = std::vector<uint8_t>((kBlocks + 64) * kBS, 0);
 };
 
 void fill_block(uint8_t *p, uint64_t block, uint64_t version) {
@@ -101,8 +100,7 @@ int write(hc_cache *c, Disk &d, uint64_t off, const std::vector<uint8_t> &v,
     iovec iov{const_cast<uint8_t *>(v.data()), v.size()};
     hc_write_ticket *t;
     int r;
-    while ((r = hc_write_begin(c, off, v.size(), &iov, 1, 0, flags, &t)) <
-           0) {
+    while ((r = hc_write_begin(c, off, v.size(), &iov, 1, 0, flags, &t)) < 0) {
         if (r != -EAGAIN && r != -ENOSPC) {
             return r;
         }
@@ -126,11 +124,10 @@ int write(hc_cache *c, Disk &d, uint64_t off, const std::vector<uint8_t> &v,
 // writes, write-back, zeroing and resizes on the same blocks.
 void hammer(hc_policy policy, int iters, hc_mode mode = HC_MODE_WRITEBACK,
             unsigned fua_pct = 10) {
-    hc_cache *c = hctest::make_cache(48, mode, policy,
-                                     [](hc_config *cfg) {
-                                         cfg->seq_cutoff = 0;
-                                         cfg->shards = 4;
-                                     });
+    hc_cache *c = hctest::make_cache(48, mode, policy, [](hc_config *cfg) {
+        cfg->seq_cutoff = 0;
+        cfg->shards = 4;
+    });
     Disk disk;
     std::atomic<uint64_t> version{1};
     std::atomic<bool> stop{false};
@@ -161,7 +158,8 @@ void hammer(hc_policy policy, int iters, hc_mode mode = HC_MODE_WRITEBACK,
                     vers[k] = version++;
                     fill_block(buf.data() + k * kBS, b + k, vers[k]);
                 }
-                write(c, disk, b * kBS, buf, rng() % 100 < fua_pct ? HC_WRITE_FUA : 0);
+                write(c, disk, b * kBS, buf,
+                      rng() % 100 < fua_pct ? HC_WRITE_FUA : 0);
                 if (mine) {
                     for (uint64_t k = 0; k < n; k++) {
                         last[b + k - own] = vers[k];
@@ -307,10 +305,18 @@ void through_races_absorb(int rounds) {
 
 }  // namespace
 
-TEST(Concurrency, ThroughRacesAbsorb) { through_races_absorb(20000); }
-TEST(Concurrency, FreqHammer) { hammer(HC_POLICY_FREQ, 3000); }
-TEST(Concurrency, LruHammer) { hammer(HC_POLICY_LRU, 2000); }
-TEST(Concurrency, S3fifoHammer) { hammer(HC_POLICY_S3FIFO, 2000); }
+TEST(Concurrency, ThroughRacesAbsorb) {
+    through_races_absorb(20000);
+}
+TEST(Concurrency, FreqHammer) {
+    hammer(HC_POLICY_FREQ, 3000);
+}
+TEST(Concurrency, LruHammer) {
+    hammer(HC_POLICY_LRU, 2000);
+}
+TEST(Concurrency, S3fifoHammer) {
+    hammer(HC_POLICY_S3FIFO, 2000);
+}
 TEST(Concurrency, HalfFuaHammer) {
     hammer(HC_POLICY_FREQ, 3000, HC_MODE_WRITEBACK, 50);
 }

@@ -17,8 +17,8 @@ namespace {
 
 std::vector<uint64_t> load_oltp() {
     const char *dir = getenv("HC_TRACES");
-    std::string path = std::string(dir ? dir : "../shared/traces") +
-                       "/OLTP.lis.xz";
+    std::string path =
+        std::string(dir ? dir : "../shared/traces") + "/OLTP.lis.xz";
     std::vector<uint64_t> blocks;
     if (FILE *t = fopen(path.c_str(), "r")) {
         fclose(t);

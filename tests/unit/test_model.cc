@@ -8,11 +8,11 @@
 #include <gtest/gtest.h>
 
 #include <cerrno>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <random>
-#include <cstdio>
-#include <cstdlib>
 
 #include "helpers.h"
 
@@ -96,73 +96,74 @@ void run_model(uint64_t seed, hc_policy policy) {
             fprintf(stderr, "step %d op %d %lu+%lu\n", step, op, off, len);
         }
         switch (op) {
-        case 0:
-        case 1:
-        case 2:
-        case 3: {
-            auto got = read_through(c, disk, off, len);
-            auto want = m.read(off, len);
-            uint64_t first_bad = 0;
-            while (first_bad < len && got[first_bad] == want[first_bad]) {
-                first_bad++;
+            case 0:
+            case 1:
+            case 2:
+            case 3: {
+                auto got = read_through(c, disk, off, len);
+                auto want = m.read(off, len);
+                uint64_t first_bad = 0;
+                while (first_bad < len && got[first_bad] == want[first_bad]) {
+                    first_bad++;
+                }
+                ASSERT_EQ(first_bad, len)
+                    << "seed " << seed << " step " << step << " read " << off
+                    << "+" << len << " first bad byte at " << off + first_bad
+                    << " (block " << (off + first_bad) / kBS << ")";
+                break;
             }
-            ASSERT_EQ(first_bad, len)
-                << "seed " << seed << " step " << step << " read " << off
-                << "+" << len << " first bad byte at " << off + first_bad
-                << " (block " << (off + first_bad) / kBS << ")";
-            break;
-        }
-        case 4:
-        case 5:
-        case 6: {
-            auto d = pattern(len, uint32_t(rng()));
-            unsigned flags = rng() % 8 == 0 ? HC_WRITE_FUA : 0;
-            int r;
-            while ((r = write_to(c, disk, off, d, flags)) < 0) {
-                ASSERT_TRUE(r == -ENOSPC || r == -EAGAIN) << r;
-                flush_all(c, disk);
+            case 4:
+            case 5:
+            case 6: {
+                auto d = pattern(len, uint32_t(rng()));
+                unsigned flags = rng() % 8 == 0 ? HC_WRITE_FUA : 0;
+                int r;
+                while ((r = write_to(c, disk, off, d, flags)) < 0) {
+                    ASSERT_TRUE(r == -ENOSPC || r == -EAGAIN) << r;
+                    flush_all(c, disk);
+                }
+                m.write(off, d);
+                break;
             }
-            m.write(off, d);
-            break;
-        }
-        case 7:
-            writeback_some(c, disk, rng);
-            break;
-        case 8: {
-            // write-zeroes: the cache before and after the child.
-            bool aligned = rng() % 2;
-            if (aligned) {
-                off &= ~(kBS - 1);
-                len = (len + kBS - 1) & ~(kBS - 1);
+            case 7:
+                writeback_some(c, disk, rng);
+                break;
+            case 8: {
+                // write-zeroes: the cache before and after the child.
+                bool aligned = rng() % 2;
+                if (aligned) {
+                    off &= ~(kBS - 1);
+                    len = (len + kBS - 1) & ~(kBS - 1);
+                }
+                int r;
+                while ((r = hc_invalidate(c, off, len, HC_INV_ZERO)) ==
+                       -EAGAIN) {
+                    flush_all(c, disk);
+                }
+                ASSERT_EQ(r, 0);
+                memset(disk.data() + off, 0, len);
+                ASSERT_EQ(hc_invalidate(c, off, len, HC_INV_ZERO), 0);
+                m.write(off, std::vector<uint8_t>(len, 0));
+                break;
             }
-            int r;
-            while ((r = hc_invalidate(c, off, len, HC_INV_ZERO)) == -EAGAIN) {
-                flush_all(c, disk);
+            case 9: {
+                hc_config cfg;
+                hc_get_config(c, &cfg);
+                cfg.size = (8 + rng() % 48) * kBS;
+                cfg.mode = modes[rng() % 4];
+                cfg.policy = hc_policy(rng() % HC_POLICY__MAX);
+                char err[256];
+                int r = hc_reconfigure(c, &cfg, err, sizeof(err));
+                if (r == -EBUSY) {
+                    flush_all(c, disk);
+                    r = hc_reconfigure(c, &cfg, err, sizeof(err));
+                }
+                ASSERT_EQ(r, 0) << err;
+                hc_stats s;
+                hc_get_stats(c, &s);
+                ASSERT_LE(s.cached_blocks * kBS, cfg.size);
+                break;
             }
-            ASSERT_EQ(r, 0);
-            memset(disk.data() + off, 0, len);
-            ASSERT_EQ(hc_invalidate(c, off, len, HC_INV_ZERO), 0);
-            m.write(off, std::vector<uint8_t>(len, 0));
-            break;
-        }
-        case 9: {
-            hc_config cfg;
-            hc_get_config(c, &cfg);
-            cfg.size = (8 + rng() % 48) * kBS;
-            cfg.mode = modes[rng() % 4];
-            cfg.policy = hc_policy(rng() % HC_POLICY__MAX);
-            char err[256];
-            int r = hc_reconfigure(c, &cfg, err, sizeof(err));
-            if (r == -EBUSY) {
-                flush_all(c, disk);
-                r = hc_reconfigure(c, &cfg, err, sizeof(err));
-            }
-            ASSERT_EQ(r, 0) << err;
-            hc_stats s;
-            hc_get_stats(c, &s);
-            ASSERT_LE(s.cached_blocks * kBS, cfg.size);
-            break;
-        }
         }
     }
     // After a full flush the child alone holds the newest data.

@@ -11,7 +11,7 @@
 namespace hcsim {
 
 class ListArena {
-  public:
+public:
     static constexpr uint32_t kNil = UINT32_MAX;
 
     explicit ListArena(uint64_t n) : prev_(n, kNil), next_(n, kNil) {}
@@ -55,7 +55,7 @@ class ListArena {
         return x;
     }
 
-  private:
+private:
     std::vector<uint32_t> prev_;
     std::vector<uint32_t> next_;
 };

@@ -23,10 +23,10 @@ CachePtr make_cache(const CoreRun &run, hc_mode mode, std::string *err);
 // Zero-filled, 4 KiB aligned (valid for O_DIRECT), grown on demand: the
 // simulator's stand-in for guest and disk data, which it never inspects.
 class ScratchBuffer {
-  public:
+public:
     const uint8_t *get(size_t len);
 
-  private:
+private:
     struct Free {
         void operator()(uint8_t *p) const { std::free(p); }
     };

@@ -14,7 +14,7 @@ namespace hcsim {
 namespace {
 
 class Replay {
-  public:
+public:
     Replay(hc_cache *c, const CoreRun &run, IoSink *io, RunResult *res)
         : c_(c), bs_(run.block_size), io_(io), res_(res) {}
 
@@ -134,7 +134,7 @@ class Replay {
         }
     }
 
-  private:
+private:
     bool write_back(hc_wb_reason why, uint64_t seq, uint64_t now,
                     RunResult::WbCause cause, std::string *err) {
         // Extents are handed out until the core has none left; they stay

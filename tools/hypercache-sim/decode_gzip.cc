@@ -11,7 +11,7 @@ namespace hcsim {
 namespace {
 
 class GzipSource final : public ByteSource {
-  public:
+public:
     explicit GzipSource(std::unique_ptr<ByteSource> raw)
         : raw_(std::move(raw)) {}
     ~GzipSource() override {
@@ -69,7 +69,7 @@ class GzipSource final : public ByteSource {
         return static_cast<long>(len - strm_.avail_out);
     }
 
-  private:
+private:
     std::unique_ptr<ByteSource> raw_;
     z_stream strm_ = {};
     uint8_t in_[64 * 1024];

@@ -10,7 +10,7 @@ namespace hcsim {
 namespace {
 
 class XzSource final : public ByteSource {
-  public:
+public:
     explicit XzSource(std::unique_ptr<ByteSource> raw) : raw_(std::move(raw)) {}
     ~XzSource() override { lzma_end(&strm_); }
 
@@ -59,7 +59,7 @@ class XzSource final : public ByteSource {
         return static_cast<long>(len - strm_.avail_out);
     }
 
-  private:
+private:
     static const char *describe(lzma_ret r) {
         switch (r) {
             case LZMA_MEMLIMIT_ERROR:

@@ -10,7 +10,7 @@ namespace hcsim {
 namespace {
 
 class ZstdSource final : public ByteSource {
-  public:
+public:
     explicit ZstdSource(std::unique_ptr<ByteSource> raw)
         : raw_(std::move(raw)) {}
     ~ZstdSource() override { ZSTD_freeDStream(ds_); }
@@ -53,7 +53,7 @@ class ZstdSource final : public ByteSource {
         return static_cast<long>(out.pos);
     }
 
-  private:
+private:
     std::unique_ptr<ByteSource> raw_;
     ZSTD_DStream *ds_ = nullptr;
     uint8_t inbuf_[64 * 1024];

@@ -8,7 +8,7 @@ namespace {
 // Marks the latest access to each block; the number of marks between two
 // accesses to one block is its reuse distance.
 class Fenwick {
-  public:
+public:
     explicit Fenwick(size_t n) : t_(n + 1, 0) {}
     void add(size_t i, int v) {
         for (i++; i < t_.size(); i += i & -i) {
@@ -24,7 +24,7 @@ class Fenwick {
         return s;
     }
 
-  private:
+private:
     std::vector<int32_t> t_;
 };
 

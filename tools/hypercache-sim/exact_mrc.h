@@ -13,7 +13,7 @@
 namespace hcsim {
 
 class ExactMrc {
-  public:
+public:
     explicit ExactMrc(const Workload &w);
 
     // LRU miss ratio with room for @blocks blocks.
@@ -21,7 +21,7 @@ class ExactMrc {
     uint64_t hits(uint64_t blocks) const;
     uint64_t accesses() const { return accesses_; }
 
-  private:
+private:
     // hits_le_[d] = accesses whose reuse distance is <= d, i.e. the hits of
     // an LRU cache of d + 1 blocks.
     std::vector<uint64_t> hits_le_;

@@ -11,7 +11,7 @@ namespace hcsim {
 namespace {
 
 class FdSource final : public ByteSource {
-  public:
+public:
     FdSource(int fd, bool owned) : fd_(fd), owned_(owned) {}
     ~FdSource() override {
         if (owned_) {
@@ -31,13 +31,13 @@ class FdSource final : public ByteSource {
         }
     }
 
-  private:
+private:
     int fd_;
     bool owned_;
 };
 
 class MemorySource final : public ByteSource {
-  public:
+public:
     MemorySource(const uint8_t *data, size_t len) : data_(data), left_(len) {}
     long read(uint8_t *buf, size_t len, std::string *) override {
         size_t n = len < left_ ? len : left_;
@@ -49,14 +49,14 @@ class MemorySource final : public ByteSource {
         return static_cast<long>(n);
     }
 
-  private:
+private:
     const uint8_t *data_;
     size_t left_;
 };
 
 // Puts back the bytes read while sniffing the magic number.
 class PrefixSource final : public ByteSource {
-  public:
+public:
     PrefixSource(std::unique_ptr<ByteSource> inner, const uint8_t *p, size_t n)
         : inner_(std::move(inner)), n_(n) {
         std::memcpy(prefix_, p, n);
@@ -71,7 +71,7 @@ class PrefixSource final : public ByteSource {
         return inner_->read(buf, len, err);
     }
 
-  private:
+private:
     std::unique_ptr<ByteSource> inner_;
     uint8_t prefix_[8];
     size_t n_;

@@ -14,7 +14,7 @@
 namespace hcsim {
 
 class ByteSource {
-  public:
+public:
     virtual ~ByteSource() = default;
     // Returns bytes read, 0 at the end, or -1 with *err set.
     virtual long read(uint8_t *buf, size_t len, std::string *err) = 0;
@@ -32,7 +32,7 @@ std::unique_ptr<ByteSource> decompressing_source(
     std::unique_ptr<ByteSource> raw, std::string *err);
 
 class LineReader {
-  public:
+public:
     explicit LineReader(std::unique_ptr<ByteSource> src);
     // Returns 1 with *line set (without the newline), 0 at the end, -1 on a
     // read error or a line longer than kMaxLine, with *err set.
@@ -41,7 +41,7 @@ class LineReader {
 
     static constexpr size_t kMaxLine = 64 * 1024;
 
-  private:
+private:
     bool fill(std::string *err);
 
     std::unique_ptr<ByteSource> src_;

@@ -11,7 +11,7 @@
 namespace hcsim {
 
 class IoSink {
-  public:
+public:
     virtual ~IoSink() = default;
     // Queue I/O; may return before it completes.  Buffers for write() must
     // stay valid until drain().

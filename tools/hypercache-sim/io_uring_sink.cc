@@ -22,7 +22,7 @@ std::string errno_text(const char *what, int e) {
 }
 
 class Uring final : public IoSink {
-  public:
+public:
     ~Uring() override {
         if (ring_ok_) {
             std::string ignored;
@@ -115,7 +115,7 @@ class Uring final : public IoSink {
         return true;
     }
 
-  private:
+private:
     // Writes the whole file once so later reads touch real blocks.
     bool fill(std::string *err) {
         for (uint64_t off = 0; off < size_; off += kChunk) {

@@ -8,15 +8,15 @@
 #include <exception>
 #include <new>
 
+#include "core_replay.h"
 #include "exact_mrc.h"
+#include "io_replay.h"
 #include "options.h"
 #include "plot.h"
 #include "reference.h"
 #include "report.h"
 #include "trace_reader.h"
 #include "workload.h"
-#include "core_replay.h"
-#include "io_replay.h"
 
 namespace hcsim {
 

@@ -11,7 +11,7 @@ namespace {
 enum Where : uint8_t { kNone, kT1, kT2, kB1, kB2 };
 
 class Arc {
-  public:
+public:
     Arc(uint64_t n, uint64_t c) : arena_(n), where_(n, kNone), c_(c) {}
 
     // Returns true on a hit.
@@ -67,7 +67,7 @@ class Arc {
 
     uint64_t evictions = 0;
 
-  private:
+private:
     void move(uint32_t x, ListArena::List &from, ListArena::List &to, Where w) {
         arena_.remove(from, x);
         arena_.push_front(to, x);

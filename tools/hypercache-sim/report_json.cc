@@ -8,7 +8,7 @@ namespace hcsim {
 namespace {
 
 class Json {
-  public:
+public:
     void open(char c) {
         sep();
         s_ += c;
@@ -49,7 +49,7 @@ class Json {
     }
     std::string take() { return std::move(s_); }
 
-  private:
+private:
     void sep() {
         if (!first_) {
             s_ += ',';
