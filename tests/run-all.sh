@@ -77,7 +77,8 @@ log=$LOGDIR/checkpatch.log
 # Paths relative to the top: checkpatch exempts files under tests/ from
 # some rules (g_assert_cmpint is fine in a test) by their path.
 (cd "$TOP" && perl "$QEMU_TREE/scripts/checkpatch.pl" --no-tree -f \
-    block/hypercache*.c block/hypercache-int.h tests/qemu-unit/*.c) > "$log" 2>&1
+    block/hypercache*.c block/hypercache-int.h tests/qemu-unit/*.[ch]) \
+    > "$log" 2>&1
 rc=$?
 grep '^total:' "$log" | sed 's/^/    /'
 if [ "$rc" -eq 0 ]; then count checkpatch 0 1 0; else count checkpatch 1 0 1; fi

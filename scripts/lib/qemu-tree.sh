@@ -72,6 +72,9 @@ HC_LINKS=(
 # Files that live elsewhere in the tree than here: "ours:theirs".
 HC_LINKS_MOVED=(
     tests/qemu-unit/test-hypercache-mq.c:tests/unit/test-hypercache-mq.c
+    tests/qemu-unit/hypercache-mq.h:tests/unit/hypercache-mq.h
+    tests/qemu-unit/hypercache-mq-common.c:tests/unit/hypercache-mq-common.c
+    tests/qemu-unit/hypercache-mq-bench.c:tests/unit/hypercache-mq-bench.c
 )
 
 hc_graft() {
