@@ -6,9 +6,10 @@
 // mutex is *not* held, so writers and fills on other iothreads wait only
 // for bookkeeping, never for the bytes of a large write (absorb_whole):
 //
-//   1. Under mu: refuse early (busy block, WB full), then allocate a fresh
-//      private slot per block.  The slots are pinned, so a shrink cannot
-//      take their memory; nobody else can find them.
+//   1. Under mu: refuse early (busy block, an uncached block with a write
+//      still out at the child, WB full), then allocate a fresh private
+//      slot per block.  The slots are pinned, so a shrink cannot take
+//      their memory; nobody else can find them.
 //   2. Unlocked: copy the guest's data into the private slots.
 //   3. Under mu: check again (a write-back may have started on one of the
 //      blocks, WB may have filled up), then publish every block at once:
@@ -78,6 +79,9 @@ int hc_cache::absorb_whole(uint64_t b0, uint64_t b1, const IovCursor &src) {
             std::lock_guard sg(sh.mu);
             uint32_t e = tindx.find(sh, b);
             if (e == kNil) {
+                if (gens.writing(b)) {
+                    return -EAGAIN;  // an older write is out at the child
+                }
                 new_dirty++;
             } else if (tindx.at(e).state & kBusy) {
                 return -EAGAIN;

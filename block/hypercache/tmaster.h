@@ -49,8 +49,12 @@ public:
                gen_[index(block)].load(std::memory_order_acquire);
     }
     bool unchanged(uint64_t block, uint64_t snap) const {
-        return inflight_[index(block)].load(std::memory_order_acquire) == 0 &&
-               snapshot(block) == snap;
+        return !writing(block) && snapshot(block) == snap;
+    }
+    // A write-through of @block (or of a block hashed alike) that the cache
+    // does not hold is out at the child.
+    bool writing(uint64_t block) const {
+        return inflight_[index(block)].load(std::memory_order_acquire) != 0;
     }
     void bump(uint64_t block) {
         gen_[index(block)].fetch_add(1, std::memory_order_acq_rel);

@@ -75,7 +75,7 @@ int hc_cache::write_begin(uint64_t offset, uint64_t len, const iovec *iov,
     // held, so allocating for the others cannot evict them behind our back
     // (a partial block must not turn into a miss half way).
     Hold hold{this, {}};
-    bool partial_miss = false;
+    bool partial_miss = false, child_busy = false;
     uint64_t new_dirty = 0;
     for (uint64_t b = b0; b < b1; b++) {
         Tindx::Shard &sh = tindx.shard_of(b);
@@ -91,6 +91,7 @@ int hc_cache::write_begin(uint64_t offset, uint64_t len, const iovec *iov,
         } else {
             new_dirty++;
             partial_miss |= span(b).len < block_size;
+            child_busy |= gens.writing(b);
         }
     }
     int m = cfg.mode;
@@ -112,6 +113,12 @@ int hc_cache::write_begin(uint64_t offset, uint64_t len, const iovec *iov,
         return (b << shift) + s.off - offset;  // position within the write
     };
 
+    if (absorb && child_busy) {
+        // An older write of one of these blocks, not cached, is still out
+        // at the child: absorbed now, this data could be written back
+        // before it lands and then lose to it on the disk.  Wait for it.
+        return -EAGAIN;
+    }
     if (absorb) {
         uint64_t cap = tbuf.nslots();
         if ((dirty_blocks.load() + new_dirty) * 100 > cap * cfg.dirty_max_pct) {
@@ -188,7 +195,9 @@ int hc_cache::write_begin(uint64_t offset, uint64_t len, const iovec *iov,
                 ticket->blocks.push_back({b, e, full});
                 continue;
             }
-        } else if (full && admit_new && admit(b)) {
+        } else if (full && admit_new && !gens.writing(b) && admit(b)) {
+            // Not while an older write of the block is out at the child: it
+            // could land after this one, under a clean cached copy.
             uint32_t slot = alloc_slot();
             if (slot != kNil) {
                 src.copy_to(tbuf.ptr(slot), pos_of(b, s), block_size);

@@ -18,9 +18,12 @@
 //   - after a flush every acknowledged byte is on the disk;
 //   - a range hc_range_dirty() calls clean holds on disk what the model holds;
 //   - nothing crashes, leaks or trips ASan/UBSan.
+// With HC_FUZZ_TRACE set, every operation is printed to stderr: run one
+// crash input that way to see what led to it.
 #include <fuzzer/FuzzedDataProvider.h>
 
 #include <cerrno>
+#include <cstdarg>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -34,6 +37,19 @@ namespace {
 
 constexpr uint64_t kDisk = 256 * 1024;
 constexpr uint64_t kSector = 512;
+
+const bool g_trace = getenv("HC_FUZZ_TRACE") != nullptr;
+
+__attribute__((format(printf, 1, 2))) void trace(const char *fmt, ...) {
+    if (!g_trace) {
+        return;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
 
 [[noreturn]] void fail(const char *what, uint64_t off) {
     fprintf(stderr, "fuzz_core: %s at offset %llu\n", what,
@@ -91,6 +107,8 @@ struct State {
 
     void complete_write(PendingWrite &w, bool ok) {
         uint64_t n = w.data.size();
+        trace("  write %llu+%llu completes %s", (unsigned long long)w.off,
+              (unsigned long long)n, ok ? "ok" : "EIO");
         if (ok) {
             memcpy(&disk[w.off], w.data.data(), n);
         }
@@ -108,6 +126,9 @@ struct State {
 
     void complete_wb(PendingWb &p, bool ok) {
         hc_extent *e = p.e;
+        trace("  write-back %llu+%llu completes %s",
+              (unsigned long long)e->offset, (unsigned long long)e->len,
+              ok ? "ok" : "EIO");
         uint64_t pos = 0;
         for (int i = 0; i < e->iovcnt; i++) {
             if (memcmp(e->iov[i].iov_base, &p.data[pos], e->iov[i].iov_len)) {
@@ -151,6 +172,9 @@ struct State {
         if (hc_writeback_next(c, why, upto, now, &e) != 1) {
             return false;
         }
+        trace("  write-back %llu+%llu handed out (reason %d)",
+              (unsigned long long)e->offset, (unsigned long long)e->len,
+              int(why));
         if (e->offset % cfg.block_size || e->len % cfg.block_size ||
             e->offset + e->len > kDisk || e->len == 0) {
             fail("write-back extent out of bounds or unaligned", e->offset);
@@ -171,6 +195,8 @@ struct State {
 
     // A read with nothing racing it: every checkable byte must match.
     void read_checked(uint64_t off, uint64_t len) {
+        trace("read %llu+%llu", (unsigned long long)off,
+              (unsigned long long)len);
         hc_read_plan *plan = nullptr;
         if (hc_read_begin(c, off, len, &plan) < 0) {
             fail("hc_read_begin failed on a valid range", off);
@@ -208,6 +234,8 @@ struct State {
     }
 
     void read_deferred(uint64_t off, uint64_t len) {
+        trace("read %llu+%llu begun, filled later", (unsigned long long)off,
+              (unsigned long long)len);
         hc_read_plan *plan = nullptr;
         if (hc_read_begin(c, off, len, &plan) < 0) {
             fail("hc_read_begin failed on a valid range", off);
@@ -243,6 +271,9 @@ struct State {
         for (int attempt = 0; attempt < 64; attempt++) {
             hc_write_ticket *t = nullptr;
             int r = hc_write_begin(c, off, len, iov, iovcnt, 0, flags, &t);
+            trace("write %llu+%llu flags %u%s: %d", (unsigned long long)off,
+                  (unsigned long long)len, flags, fail_child ? " (EIO)" : "",
+                  r);
             if (r == HC_WRITE_DONE) {
                 memcpy(&model[off], data.data(), len);
 #ifdef HC_FUZZ_BREAK
@@ -289,6 +320,8 @@ struct State {
     void invalidate(uint64_t off, uint64_t len, bool zero) {
         for (int attempt = 0; attempt < 64; attempt++) {
             int r = hc_invalidate(c, off, len, zero ? HC_INV_ZERO : 0);
+            trace("%s %llu+%llu: %d", zero ? "zero" : "discard",
+                  (unsigned long long)off, (unsigned long long)len, r);
             if (r == -EAGAIN) {
                 if (!complete_one(true)) {
                     fail("invalidate -EAGAIN with nothing outstanding", off);
@@ -318,6 +351,7 @@ struct State {
     }
 
     void flush() {
+        trace("flush");
         complete_all();
         uint64_t seq = hc_dirty_seq(c);
         for (int round = 0; hc_dirty_pending(c, seq) > 0; round++) {
@@ -402,6 +436,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (hc_config_validate(&s.cfg, err, sizeof(err)) < 0) {
         return -1;  // not an interesting input
     }
+    trace(
+        "config: block %u size %llu mode %d policy %d admit %u dirty "
+        "%u/%u/%u age %llu merge %llu seq %llu",
+        s.cfg.block_size, (unsigned long long)s.cfg.size, int(s.cfg.mode),
+        int(s.cfg.policy), s.cfg.admit_threshold, s.cfg.dirty_high_pct,
+        s.cfg.dirty_low_pct, s.cfg.dirty_max_pct,
+        (unsigned long long)s.cfg.max_dirty_age_ns,
+        (unsigned long long)s.cfg.max_merge,
+        (unsigned long long)s.cfg.seq_cutoff);
     s.c = hc_create(&s.cfg, err, sizeof(err));
     if (!s.c) {
         fprintf(stderr, "hc_create refused a validated config: %s\n", err);
@@ -468,6 +511,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                     fdp.ConsumeIntegralInRange<int>(0, HC_POLICY__MAX - 1));
                 if (hc_config_validate(&n, err, sizeof(err)) == 0) {
                     int r = hc_reconfigure(s.c, &n, err, sizeof(err));
+                    trace("reconfigure size %llu mode %d policy %d: %d",
+                          (unsigned long long)n.size, int(n.mode),
+                          int(n.policy), r);
                     if (r == 0) {
                         hc_get_config(s.c, &s.cfg);
                         if (s.cfg.size != n.size || s.cfg.mode != n.mode) {

@@ -274,6 +274,39 @@ TEST_F(Fixture, DirtyMaxGivesEnospc) {
     EXPECT_EQ(write_to(c, disk, 0, pattern(kBS, 2)), HC_WRITE_DONE);
 }
 
+// A write of blocks we do not hold is out at the child (here bypassed as
+// a sequential stream).  A newer write of one of them must not be absorbed
+// until it lands: written back early, it could reach the disk first and
+// lose to the older write.  Nor may a newer write-through admit the block.
+TEST_F(Fixture, NewerWriteWaitsForUncachedWriteAtTheChild) {
+    make(64, HC_MODE_WRITEBACK, HC_POLICY_LRU,
+         [](hc_config *c) { c->seq_cutoff = 4 * 4096; });
+    auto older = pattern(16 * kBS, 1);
+    iovec iov{older.data(), older.size()};
+    hc_write_ticket *t;
+    ASSERT_EQ(hc_write_begin(c, 0, older.size(), &iov, 1, 0, 0, &t),
+              HC_WRITE_CHILD);
+    EXPECT_EQ(stats().bypassed, 1u);
+
+    auto newer = pattern(kBS, 2);
+    iovec iov2{newer.data(), kBS};
+    hc_write_ticket *t2 = nullptr;
+    EXPECT_EQ(hc_write_begin(c, 5 * kBS, kBS, &iov2, 1, 0, 0, &t2), -EAGAIN);
+    EXPECT_EQ(hc_write_begin(c, 5 * kBS + 512, 512, &iov2, 1, 0, 0, &t2),
+              HC_WRITE_CHILD);  // a partial miss goes to the child anyway
+    hc_write_end(c, t2, 0);
+    EXPECT_EQ(hc_write_begin(c, 6 * kBS, kBS, &iov2, 1, 0, HC_WRITE_FUA, &t2),
+              HC_WRITE_CHILD);
+    hc_write_end(c, t2, 0);
+    EXPECT_EQ(stats().cached_blocks, 0u);  // the FUA write did not admit
+
+    memcpy(disk.data(), older.data(), older.size());
+    hc_write_end(c, t, 0);
+    EXPECT_EQ(write_to(c, disk, 5 * kBS, newer), HC_WRITE_DONE);
+    flush_all(c, disk);
+    EXPECT_TRUE(std::equal(newer.begin(), newer.end(), disk.begin() + 5 * kBS));
+}
+
 TEST_F(Fixture, FuaAndPartialMissGoToChild) {
     make(64);
     auto d = pattern(kBS, 1);
