@@ -841,7 +841,7 @@ hypercache_co_pwritev_part(BlockDriverState *bs, int64_t offset, int64_t bytes,
         }
     }
     if (ret < 0) {
-        /* The core may have claimed blocks for a moment: wake who saw it */
+        /* The core may have claimed blocks for a moment: wake any waiters */
         hypercache_wake(s);
         return ret;
     }
