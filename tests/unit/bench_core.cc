@@ -134,37 +134,26 @@ void BM_WritebackPlan(benchmark::State &st) {
     hc_destroy(c);
 }
 
+// One cache shared by one thread, then by two.
+void shared_cache(benchmark::internal::Benchmark *b) {
+    b->Setup(setup_hits)
+        ->Teardown(teardown)
+        ->Threads(1)
+        ->Threads(2)
+        ->UseRealTime();
+}
+
 }  // namespace
 
 BENCHMARK(BM_Lookup)
     ->Arg(HC_POLICY_FREQ)
     ->Arg(HC_POLICY_LRU)
-    ->Setup(setup_hits)
-    ->Teardown(teardown)
-    ->Threads(1)
-    ->Threads(2)
-    ->UseRealTime();
-BENCHMARK(BM_HitCopy)
-    ->Arg(HC_POLICY_FREQ)
-    ->Setup(setup_hits)
-    ->Teardown(teardown)
-    ->Threads(1)
-    ->Threads(2)
-    ->UseRealTime();
+    ->Apply(shared_cache);
+BENCHMARK(BM_HitCopy)->Arg(HC_POLICY_FREQ)->Apply(shared_cache);
 BENCHMARK(BM_Admission)
     ->Arg(HC_POLICY_FREQ)
     ->Arg(HC_POLICY_LRU)
-    ->Setup(setup_hits)
-    ->Teardown(teardown)
-    ->Threads(1)
-    ->Threads(2)
-    ->UseRealTime();
-BENCHMARK(BM_WriteAbsorb)
-    ->Arg(HC_POLICY_FREQ)
-    ->Setup(setup_hits)
-    ->Teardown(teardown)
-    ->Threads(1)
-    ->Threads(2)
-    ->UseRealTime();
+    ->Apply(shared_cache);
+BENCHMARK(BM_WriteAbsorb)->Arg(HC_POLICY_FREQ)->Apply(shared_cache);
 BENCHMARK(BM_WritebackPlan);
 BENCHMARK_MAIN();
