@@ -61,7 +61,6 @@ bool hc_cache::write_clean(uint64_t offset, uint64_t len, const IovCursor &src,
     // Allocate before claiming: nothing may throw while claims are held.
     auto ticket = std::make_unique<hc_write_ticket>();
     ticket->blocks.reserve(b1 - b0);
-    uint32_t spare = kNil;
     for (uint64_t b = b0; b < b1; b++) {
         uint64_t lo = std::max(offset, b << shift);
         uint64_t hi = std::min(offset + len, (b + 1) << shift);
@@ -72,10 +71,6 @@ bool hc_cache::write_clean(uint64_t offset, uint64_t len, const IovCursor &src,
         if (e == kNil) {  // changed since the look above
             sg.unlock();
             abandon(ticket.get());
-            if (spare != kNil) {
-                std::lock_guard g(mu);
-                tbuf.release(spare);
-            }
             return false;
         }
         Entry &en = tindx.at(e);
@@ -93,17 +88,19 @@ bool hc_cache::write_clean(uint64_t offset, uint64_t len, const IovCursor &src,
             // takes mu.  The claim keeps everyone else off the block.
             sg.unlock();
             std::lock_guard g(mu);
+            uint32_t spare = kNil;
             if (!update_block(e, off, n, &src, lo - offset, &spare)) {
                 drop(e);  // clean: the child's copy stands
                 gens.begin_write(b);
                 e = kNil;
             }
+            // Left over if the reader let go meanwhile.  Not kept past mu:
+            // a shrink may take any slot that no entry or pin holds.
+            if (spare != kNil) {
+                tbuf.release(spare);
+            }
         }
         ticket->blocks.push_back({b, e, n == block_size});
-    }
-    if (spare != kNil) {
-        std::lock_guard g(mu);
-        tbuf.release(spare);
     }
     *out = ticket.release();
     return true;
