@@ -9,6 +9,7 @@
 # markdown table to stdout; progress goes to stderr.
 #
 #   tests/bench/mq.sh [--secs S] [--reps N] [--qd N] [--threads N]
+#                     [--workload NAME]   (one of them only)
 #
 # Environment: QEMU_BUILD (else taken from ./configure-qemu.sh env),
 # MQ_OUT (folder for the JSON and PNG, default docs/bench).
