@@ -192,6 +192,14 @@ void hc_cache::make_dirty(uint32_t e, uint64_t seqno) {
     dirty_blocks.fetch_add(1, std::memory_order_relaxed);
 }
 
+void hc_cache::make_clean(uint32_t e, uint8_t also_clear) {
+    Entry &en = tindx.at(e);
+    set_state(e, 0, kDirty | also_clear);
+    dirty.clear(en.block);
+    dirty_blocks.fetch_sub(1, std::memory_order_relaxed);
+    clean_blocks.fetch_add(1, std::memory_order_relaxed);
+}
+
 void hc_cache::drop(uint32_t e) {
     Tindx::Shard &sh = tindx.shard_of(tindx.at(e).block);
     std::unique_lock lk(sh.mu, std::defer_lock);

@@ -147,6 +147,9 @@ struct hc_cache {
     // A cached block takes new data: dirty from @seqno on, unless it was
     // dirty already (its first-dirtied sequence number stands).
     void make_dirty(uint32_t e, uint64_t seqno);
+    // A dirty block is on the child as cached: clean again.  Clears
+    // @also_clear in the same step.
+    void make_clean(uint32_t e, uint8_t also_clear = 0);
     void finish(hc_write_ticket *t, int ret);
     bool settle_clean(hc_write_ticket *t);  // shard locks only
     // Absorb a write of whole blocks [b0, b1) into WB, copying outside mu

@@ -52,19 +52,18 @@ int hc_cache::write_begin(uint64_t offset, uint64_t len, const iovec *iov,
         st.add(kBypassed);
     }
     uint64_t mask = block_size - 1;
-    if (mode.load() == HC_MODE_WRITEBACK && !bypass &&
-        !(flags & (HC_WRITE_FUA | HC_WRITE_THROUGH)) && !(offset & mask) &&
+    int fm = mode.load();
+    bool through = flags & (HC_WRITE_FUA | HC_WRITE_THROUGH);
+    if (fm == HC_MODE_WRITEBACK && !bypass && !through && !(offset & mask) &&
         !(len & mask)) {
         if (rewrite_dirty(b0, b1, src)) {
             return HC_WRITE_DONE;
         }
         return absorb_whole(b0, b1, src);
     }
-    int fm = mode.load();
     if (ticket_out &&
         (fm == HC_MODE_WRITETHROUGH ||
-         (fm == HC_MODE_WRITEBACK &&
-          (bypass || (flags & (HC_WRITE_FUA | HC_WRITE_THROUGH))))) &&
+         (fm == HC_MODE_WRITEBACK && (bypass || through))) &&
         write_clean(offset, len, src, bypass, ticket_out)) {
         return HC_WRITE_CHILD;
     }
@@ -95,9 +94,8 @@ int hc_cache::write_begin(uint64_t offset, uint64_t len, const iovec *iov,
         }
     }
     int m = cfg.mode;
-    bool absorb = m == HC_MODE_WRITEBACK &&
-                  !(flags & (HC_WRITE_FUA | HC_WRITE_THROUGH)) && !bypass &&
-                  !partial_miss;
+    bool absorb =
+        m == HC_MODE_WRITEBACK && !through && !bypass && !partial_miss;
     uint32_t spare = kNil;
     struct Release {
         hc_cache *c;
@@ -231,11 +229,7 @@ void hc_cache::finish(hc_write_ticket *t, int ret) {
                 drop(tb.entry);
             }
         } else if ((en.state & kDirty) && tb.full) {
-            // The child now has the whole block as we hold it.
-            set_state(tb.entry, 0, kDirty);
-            dirty.clear(tb.block);
-            dirty_blocks.fetch_sub(1, std::memory_order_relaxed);
-            clean_blocks.fetch_add(1, std::memory_order_relaxed);
+            make_clean(tb.entry);  // the child has the whole block as we do
         }
         gens.bump(tb.block);
     }

@@ -134,11 +134,10 @@ void hc_cache::writeback_done(hc_extent *pub, int ret) {
             uint64_t b = ext->first_block + i;
             auto it = map.find(b);
             uint32_t e = it->second.entry;
-            set_state(e, 0, ret >= 0 ? kWriteback | kDirty : kWriteback);
             if (ret >= 0) {
-                dirty.clear(b);
-                dirty_blocks.fetch_sub(1, std::memory_order_relaxed);
-                clean_blocks.fetch_add(1, std::memory_order_relaxed);
+                make_clean(e, kWriteback);
+            } else {
+                set_state(e, 0, kWriteback);
             }
         }
         wb_busy_blocks.fetch_sub(ext->nblocks, std::memory_order_relaxed);
