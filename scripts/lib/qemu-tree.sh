@@ -30,6 +30,45 @@ else
     QEMU_BUILD=${QEMU_BUILD:-$QEMU_TREE/build}
 fi
 
+# hc_heartbeat LABEL [--size PATH] CMD...: run CMD; while it runs, print
+# "... LABEL: Ns" (and PATH's size so far) every HC_HEARTBEAT seconds
+# (default 15), so that a step which prints nothing for a minute (a
+# download, an unpack, QEMU's configure) still shows it is alive in a log.
+# Returns CMD's exit status.
+hc_heartbeat() {
+    local label=$1 size='' pid t0=$SECONDS next every=${HC_HEARTBEAT:-15} mb
+    shift
+    if [ "${1:-}" = --size ]; then
+        size=$2
+        shift 2
+    fi
+    "$@" &
+    pid=$!
+    next=$((SECONDS + every))
+    while kill -0 "$pid" 2>/dev/null; do
+        if [ "$SECONDS" -ge "$next" ]; then
+            mb=
+            [ -n "$size" ] && mb=", $(du -sm "$size" 2>/dev/null | cut -f1) MiB so far"
+            echo "    ... $label: $((SECONDS - t0))s$mb"
+            next=$((next + every))
+        fi
+        sleep 1
+    done
+    wait "$pid"
+}
+
+hc_in_dir() { # DIR CMD...: CMD run in DIR
+    local d=$1
+    shift
+    (cd "$d" && "$@")
+}
+hc_quiet() { "$@" > /dev/null; }
+hc_logged() { # LOG CMD...: CMD with its output in LOG
+    local log=$1
+    shift
+    "$@" > "$log" 2>&1
+}
+
 hc_fetch_qemu() {
     step "QEMU source"
     if [ -n "${QEMU_SRC:-}" ]; then
@@ -46,14 +85,16 @@ hc_fetch_qemu() {
     if ! (cd "$dl" && echo "$HC_QEMU_SHA256" | sha256sum --quiet -c - >/dev/null 2>&1); then
         echo "downloading Debian's source package qemu=$QEMU_DEB_VERSION (trixie)"
         hc_apt_update
-        (cd "$dl" && apt-get source -q --download-only "qemu=$QEMU_DEB_VERSION") ||
+        hc_heartbeat "downloading" --size "$dl" \
+            hc_in_dir "$dl" apt-get source -q --download-only "qemu=$QEMU_DEB_VERSION" ||
             die "apt-get source qemu=$QEMU_DEB_VERSION failed; is the trixie deb-src entry in /etc/apt/sources.list.d/hypercache.sources reachable?"
     fi
     (cd "$dl" && echo "$HC_QEMU_SHA256" | sha256sum --quiet -c -) ||
         die "checksum mismatch in $dl; delete it and rerun"
     echo "unpacking with dpkg-source (applies Debian's patches)"
     rm -rf "$QEMU_TREE" "$QEMU_TREE.tmp"
-    (cd "$dl" && dpkg-source -q -x "$QEMU_DSC" "$QEMU_TREE.tmp") >/dev/null ||
+    hc_heartbeat "unpacking" --size "$QEMU_TREE.tmp" \
+        hc_in_dir "$dl" hc_quiet dpkg-source -q -x "$QEMU_DSC" "$QEMU_TREE.tmp" ||
         die "dpkg-source -x $QEMU_DSC failed"
     mv "$QEMU_TREE.tmp" "$QEMU_TREE"
     touch "$QEMU_TREE/.hypercache-unpacked"
@@ -142,8 +183,8 @@ hc_configure() {
         return 0
     fi
     mkdir -p "$QEMU_BUILD"
-    (cd "$QEMU_BUILD" && "$QEMU_TREE/configure" --python=/usr/bin/python3 \
-        "${HC_CONFIGURE_ARGS[@]}") > "$QEMU_BUILD/configure.log" 2>&1 || {
+    hc_heartbeat "configuring" hc_in_dir "$QEMU_BUILD" hc_logged "$QEMU_BUILD/configure.log" \
+        "$QEMU_TREE/configure" --python=/usr/bin/python3 "${HC_CONFIGURE_ARGS[@]}" || {
         tail -n 30 "$QEMU_BUILD/configure.log" >&2
         die "QEMU's configure failed; full log in $QEMU_BUILD/configure.log"
     }
@@ -152,14 +193,24 @@ hc_configure() {
 }
 
 # ninja's [n/N] counter is the progress: one rewritten line on a terminal,
-# every 100th step in a log.
+# every 100th step in a log.  Not awk: into a pipe or a file it holds
+# lines back until the build ends, and Debian's mawk also buffers its
+# input, so even fflush() would not help.  bash's read takes one line at a
+# time and printf writes it at once.
 hc_progress() {
+    local l
     if [ -t 1 ]; then
         while IFS= read -r l; do printf '\r\033[K%s' "${l:0:110}"; done
         echo
     else
-        awk '/^\[[0-9]+\/[0-9]+\]/ { split(substr($1, 2), a, "/");
-               if (a[1] % 100 == 0 || a[1] == a[2]) print; next } { print }'
+        while IFS= read -r l; do
+            if [[ $l =~ ^\[([0-9]+)/([0-9]+)\] ]] &&
+                [ $((10#${BASH_REMATCH[1]} % 100)) -ne 0 ] &&
+                [ "${BASH_REMATCH[1]}" != "${BASH_REMATCH[2]}" ]; then
+                continue
+            fi
+            printf '%s\n' "$l"
+        done
     fi
 }
 
