@@ -36,17 +36,40 @@ count() {
 
 step() { printf '\n==> [%s] %s\n' "$(date +%H:%M:%S)" "$*"; }
 
+# logged LOG CMD...: run CMD with its output in LOG.  Every step's output
+# goes to its log, so while a long one runs (minutes, for the sanitizer
+# builds or a guest test) nothing else would be printed: every
+# HC_HEARTBEAT seconds (default 20) print the time so far and the log's
+# last line.  Returns CMD's exit status.
+logged() {
+    local log=$1 pid t0=$SECONDS next every=${HC_HEARTBEAT:-20} last
+    shift
+    "$@" > "$log" 2>&1 &
+    pid=$!
+    next=$((SECONDS + every))
+    while kill -0 "$pid" 2>/dev/null; do
+        if [ "$SECONDS" -ge "$next" ]; then
+            last=$(tail -n 1 "$log" 2>/dev/null | tr -d '\r' | cut -c1-100)
+            printf '    ... %3ds  %s\n' $((SECONDS - t0)) "$last"
+            next=$((next + every))
+        fi
+        sleep 1
+    done
+    wait "$pid"
+}
+
 # --- 1. the core: GoogleTest unit tests, simulator checks (meson) --------
 step "core and simulator tests (meson test)"
 log=$LOGDIR/meson.log
-{
+core_tests() {
     if [ -f "$CORE_BUILD/build.ninja" ]; then
         meson configure "$CORE_BUILD" -Dsim=true -Dbench=true
     else
         meson setup "$CORE_BUILD" "$TOP" -Dsim=true -Dbench=true
     fi
     meson compile -C "$CORE_BUILD" && meson test -C "$CORE_BUILD" --print-errorlogs
-} > "$log" 2>&1
+}
+logged "$log" core_tests
 rc=$?
 grep -E '^ *[0-9]+/[0-9]+ ' "$log" | sed 's/^/    /'
 ok=$(sed -n 's/^Ok: *\([0-9]*\).*/\1/p' "$log" | tail -n 1)
@@ -86,7 +109,7 @@ if [ "$rc" -eq 0 ]; then count checkpatch 0 1 0; else count checkpatch 1 0 1; fi
 # --- 1c. several iothreads on one node, inside QEMU (g_test, TAP) -------
 step "multiqueue: several iothreads on one node (test-hypercache-mq)"
 log=$LOGDIR/qemu-unit-mq.log
-timeout 300 "$QEMU_BUILD/tests/unit/test-hypercache-mq" --tap > "$log" 2>&1
+logged "$log" timeout 300 "$QEMU_BUILD/tests/unit/test-hypercache-mq" --tap
 rc=$?
 grep -E '^(ok|not ok) ' "$log" | sed 's/^/    /'
 count qemu-unit-mq "$rc" "$(grep -c '^ok ' "$log")" "$(grep -c '^not ok ' "$log")"
@@ -96,7 +119,7 @@ count qemu-unit-mq "$rc" "$(grep -c '^ok ' "$log")" "$(grep -c '^not ok ' "$log"
 if [ "$QUICK" -eq 0 ]; then
     step "core under sanitizers (ASan+UBSan, TSan)"
     log=$LOGDIR/sanitizers.log
-    SAN_BUILD=${SAN_BUILD:-$TOP/build-san} bash "$TOP/tests/unit/run-sanitizers.sh" > "$log" 2>&1
+    SAN_BUILD=${SAN_BUILD:-$TOP/build-san} logged "$log" bash "$TOP/tests/unit/run-sanitizers.sh"
     rc=$?
     grep -E '^(PASS|FAIL)' "$log" | sed 's/^/    /'
     count sanitizers "$rc" "$(grep -c '^PASS' "$log")" "$(grep -c '^FAIL' "$log")"
@@ -109,12 +132,12 @@ fuzz_secs=30
 sim_fuzz_secs=15
 if [ "${HC_SOAK:-0}" = 1 ]; then fuzz_secs=1800; sim_fuzz_secs=600; fi
 log=$LOGDIR/fuzz-core.log
-bash "$TOP/tests/fuzz/run-fuzz.sh" "$fuzz_secs" > "$log" 2>&1
+logged "$log" bash "$TOP/tests/fuzz/run-fuzz.sh" "$fuzz_secs"
 rc=$?
 tail -n 2 "$log" | sed 's/^/    /'
 if [ "$rc" -eq 0 ]; then count fuzz-core 0 1 0; else count fuzz-core 1 0 1; fi
 log=$LOGDIR/fuzz-sim.log
-bash "$TOP/tools/hypercache-sim/run-fuzzers.sh" "$sim_fuzz_secs" "$TOP/build-sim-fuzz" > "$log" 2>&1
+logged "$log" bash "$TOP/tools/hypercache-sim/run-fuzzers.sh" "$sim_fuzz_secs" "$TOP/build-sim-fuzz"
 rc=$?
 grep '^fuzz-sim' "$log" | sed 's/^/    /'
 if [ "$rc" -eq 0 ]; then count fuzz-sim 0 2 0; else count fuzz-sim 1 0 1; fi
@@ -125,10 +148,11 @@ for t in "$TOP"/tests/qemu-iotests/tests/hypercache-*; do
     case "$t" in *.out) continue ;; esac
     iotests+=("$(basename "$t")")
 done
+iotests_check() { cd "$QEMU_BUILD/tests/qemu-iotests" && ./check "$@"; }
 for fmt in raw qcow2; do
     step "qemu-iotests -$fmt: ${iotests[*]}"
     log=$LOGDIR/iotests-$fmt.log
-    (cd "$QEMU_BUILD/tests/qemu-iotests" && ./check -"$fmt" "${iotests[@]}") > "$log" 2>&1
+    logged "$log" iotests_check -"$fmt" "${iotests[@]}"
     rc=$?
     grep -E '^(hypercache|Passed|Failed|Not run)' "$log" | sed 's/^/    /'
     total=$(sed -n 's/^Passed all \([0-9]*\) iotests.*/\1/p' "$log")
@@ -152,7 +176,7 @@ for t in "$TOP"/tests/e2e/test-*.sh; do
     name=e2e-$(basename "$t" .sh)
     step "$name"
     log=$LOGDIR/$name.log
-    bash "$t" > "$log" 2>&1
+    logged "$log" bash "$t"
     rc=$?
     tail -n 5 "$log" | sed 's/^/    /'
     if [ "$rc" -eq 0 ]; then count "$name" 0 1 0; else count "$name" 1 0 1; fi
@@ -161,7 +185,7 @@ done
 # --- 6. the benchmark suite's smoke run, so that it cannot rot ---------
 step "benchmark smoke run (tests/bench/smoke.sh)"
 log=$LOGDIR/bench-smoke.log
-bash "$TOP/tests/bench/smoke.sh" > "$log" 2>&1
+logged "$log" bash "$TOP/tests/bench/smoke.sh"
 rc=$?
 tail -n 3 "$log" | sed 's/^/    /'
 if [ "$rc" -eq 0 ]; then count bench-smoke 0 1 0; else count bench-smoke 1 0 1; fi
