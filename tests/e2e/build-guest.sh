@@ -25,9 +25,36 @@ HOST_PKGS=(busybox-static fio e2fsprogs cpio gzip)
 say() { printf '[build-guest] %s\n' "$*" >&2; }
 die() { printf '[build-guest] ERROR: %s\n' "$*" >&2; exit 1; }
 
+# heartbeat LABEL PATH CMD...: run CMD; every 10 s while it runs, say how
+# long it has taken and how many MiB PATH holds, so a download or unpack
+# that prints nothing still shows progress in a log.
+heartbeat() {
+    local label=$1 path=$2 pid t0=$SECONDS next
+    shift 2
+    "$@" &
+    pid=$!
+    next=$((SECONDS + 10))
+    while kill -0 "$pid" 2>/dev/null; do
+        if [ "$SECONDS" -ge "$next" ]; then
+            say "... $label: $((SECONDS - t0))s, $(du -sm "$path" 2>/dev/null | cut -f1) MiB so far"
+            next=$((next + 10))
+        fi
+        sleep 1
+    done
+    wait "$pid"
+}
+
 mkdir -p "$OUTDIR"
 OUTDIR=$(cd "$OUTDIR" && pwd)
 WORK=$OUTDIR/work
+
+# One build at a time: tests started side by side share OUTDIR, and two
+# builds in one work folder would pack each other's half-made trees.
+exec 9> "$OUTDIR/.lock"
+if ! flock -n 9; then
+    say "another build-guest.sh is running on $OUTDIR; waiting for it (up to 15 min)"
+    flock -w 900 9 || die "the other build-guest.sh on $OUTDIR did not finish within 15 min"
+fi
 
 # --- host packages: the guest's userland is copied from them -------------
 pkg_version() { dpkg-query -W -f='${Status} ${Version}\n' "$1" 2>/dev/null | awk '$3 == "installed" {print $4}'; }
@@ -38,6 +65,7 @@ done
 if [ ${#missing[@]} -gt 0 ]; then
     [ "$(id -u)" = 0 ] || die "missing packages ${missing[*]}; run: apt-get install -y ${missing[*]}"
     say "installing ${missing[*]}"
+    # apt writes its lines as they happen, also into a pipe or a log.
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >&2
 fi
 
@@ -78,14 +106,19 @@ if [ -z "$deb" ] || ! dpkg-deb -f "$deb" Version | grep -qxF "$KVER_PKG"; then
     rm -f "$WORK/deb/"*.deb
     say "downloading $KPKG (about 70 MB)"
     # apt's sandbox user may not write here; apt then downloads as root and
-    # warns, which is harmless, so only real errors are shown.
-    (cd "$WORK/deb" && apt-get download -q "$KPKG" 2>&1 | grep -v '^W: Download is performed unsandboxed' >&2) || true
+    # warns, which is harmless, so only real errors are shown (line by
+    # line: grep would otherwise hold them back in a pipe).
+    kernel_download() {
+        cd "$WORK/deb" && apt-get download -q "$KPKG" 2>&1 |
+            grep --line-buffered -v '^W: Download is performed unsandboxed' >&2
+    }
+    heartbeat "downloading" "$WORK/deb" kernel_download || true
     deb=$(ls "$WORK/deb/${KPKG}_"*.deb 2>/dev/null | head -n 1 || true)
     [ -n "$deb" ] || die "apt-get download $KPKG failed"
 fi
 say "unpacking $(basename "$deb")"
 rm -rf "$WORK/kernel"
-dpkg-deb -x "$deb" "$WORK/kernel"
+heartbeat "unpacking" "$WORK/kernel" dpkg-deb -x "$deb" "$WORK/kernel"
 KREL=$(ls "$WORK/kernel/lib/modules" | head -n 1)
 MODDIR=$WORK/kernel/lib/modules/$KREL
 [ -f "$WORK/kernel/boot/vmlinuz-$KREL" ] || die "no boot/vmlinuz-$KREL in $deb"
@@ -220,7 +253,10 @@ chmod 755 "$ROOT/init"
 
 # --- pack ----------------------------------------------------------------------
 say "packing initrd.gz"
-(cd "$ROOT" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) | gzip -6 > "$OUTDIR/initrd.gz.tmp"
+pack_initrd() {
+    (cd "$ROOT" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) | gzip -6 > "$OUTDIR/initrd.gz.tmp"
+}
+heartbeat "packing" "$OUTDIR/initrd.gz.tmp" pack_initrd
 mv "$OUTDIR/initrd.gz.tmp" "$OUTDIR/initrd.gz"
 cp "$WORK/kernel/boot/vmlinuz-$KREL" "$OUTDIR/vmlinuz"
 echo "$KREL" > "$OUTDIR/kernel-release"
