@@ -27,6 +27,7 @@ typedef struct BDRVHypercacheState {
     uint64_t wake_gen;
     unsigned waiters;           /* coroutines in hypercache_wait() */
 
+    bool opened;                /* open succeeded and close not begun */
     QEMUTimer *wb_timer;        /* background write-back tick */
     bool bg_running;            /* background writer coroutine exists */
     int quiesce;                /* drained sections in progress */

@@ -134,7 +134,7 @@ static BlockDriverState *hypercache_find(const char *node_name, Error **errp)
     }
     if (!hypercache_is_node(bs)) {
         error_setg(errp, "Node '%s' is not a hypercache node (driver '%s')",
-                   node_name, bs->drv->format_name);
+                   node_name, bs->drv ? bs->drv->format_name : "none");
         return NULL;
     }
     return bs;

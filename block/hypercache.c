@@ -393,10 +393,19 @@ static void hypercache_timer_cb(void *opaque)
               HC_WB_TICK_NS);
 }
 
+/*
+ * The timer exists only between a successful open and close: drain and
+ * AioContext callbacks also run while the child is being attached in
+ * hypercache_open(), and a timer armed then would outlive a failed open and
+ * fire on freed state.
+ */
 static void hypercache_timer_start(BlockDriverState *bs, AioContext *ctx)
 {
     BDRVHypercacheState *s = bs->opaque;
 
+    if (!s->opened) {
+        return;
+    }
     if (!s->wb_timer) {
         s->wb_timer = aio_timer_new(ctx, QEMU_CLOCK_REALTIME, SCALE_NS,
                                     hypercache_timer_cb, bs);
@@ -487,6 +496,7 @@ static int hypercache_open(BlockDriverState *bs, QDict *options, int flags,
         error_setg(errp, "hypercache: %s", err);
         return -ENOMEM;
     }
+    /* Nothing below fails: a failed open leaves no timer, BH or cache. */
 
     bs->supported_write_flags = BDRV_REQ_WRITE_UNCHANGED | BDRV_REQ_FUA;
     bs->supported_zero_flags = BDRV_REQ_WRITE_UNCHANGED |
@@ -494,7 +504,10 @@ static int hypercache_open(BlockDriverState *bs, QDict *options, int flags,
          bs->file->bs->supported_zero_flags);
 
     s->drop_write_bh = qemu_bh_new(hypercache_drop_write_bh, bs);
-    hypercache_timer_start(bs, bdrv_get_aio_context(bs));
+    s->opened = true;
+    if (!qatomic_read(&s->quiesce)) {
+        hypercache_timer_start(bs, bdrv_get_aio_context(bs));
+    }
     trace_hypercache_open(bs, s->cfg.size, s->cfg.block_size,
                           hc_mode_name(s->active_mode),
                           hc_policy_name(s->cfg.policy));
@@ -509,8 +522,10 @@ static void hypercache_close(BlockDriverState *bs)
     GLOBAL_STATE_CODE();
     GRAPH_RDLOCK_GUARD_MAINLOOP();
 
+    s->opened = false;
     hypercache_timer_stop(bs);
     qemu_bh_delete(s->drop_write_bh);
+    s->drop_write_bh = NULL;
 
     /*
      * bdrv_close() flushed already but ignores the result.  Try once more,
@@ -614,8 +629,8 @@ hypercache_set_perm(BlockDriverState *bs, uint64_t perm, uint64_t shared)
     bool exclusive = hypercache_exclusive(bs, perm);
 
     qatomic_set(&s->exclusive, exclusive);
-    if (!s->cache) {
-        return;     /* still opening: nothing cached yet */
+    if (!s->opened) {
+        return;     /* opening or closing: nothing to write back or drop */
     }
     if (!(perm & BLK_PERM_WRITE) && hypercache_has_dirty(s)) {
         qemu_bh_schedule(s->drop_write_bh);

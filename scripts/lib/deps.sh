@@ -12,7 +12,7 @@ HC_DEB_PACKAGES=(
     libgtest-dev libgmock-dev libbenchmark-dev
     clang clang-14 llvm-14 libclang-rt-14-dev clang-format
     fio seabios qemu-system-data busybox-static
-    e2fsprogs iproute2 python3-matplotlib
+    e2fsprogs iproute2 python3-matplotlib valgrind
 )
 
 # The URIs/Signed-By of the machine's own Debian main-archive entry; new entries
