@@ -101,11 +101,23 @@ const hc_read_seg *hc_read_plan_seg(const hc_read_plan *plan, size_t i) {
 }
 
 void hc_read_fill(hc_cache *c, hc_read_plan *plan, size_t i, const void *buf) {
-    guard_void([&] { c->read_fill(plan, i, buf); });
+    if (plan && buf) {
+        guard_void([&] { c->read_fill(plan, i, buf); });
+    }
 }
 
-void hc_read_failed(hc_cache *c, hc_read_plan *, size_t, int) {
-    c->st.add(hypercache::kReadErrors);
+void hc_read_fill_done(hc_cache *c, hc_read_plan *plan, size_t i) {
+    if (plan) {
+        guard_void([&] { c->read_fill_done(plan, i); });
+    }
+}
+
+void hc_read_failed(hc_cache *c, hc_read_plan *plan, size_t i, int) {
+    if (plan) {
+        c->read_failed(plan, i);
+    } else {
+        c->st.add(hypercache::kReadErrors);
+    }
 }
 
 void hc_read_end(hc_cache *c, hc_read_plan *plan) {

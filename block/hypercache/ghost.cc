@@ -20,34 +20,34 @@ void Ghost::resize(uint32_t capacity) {
     mask_ = n ? n - 1 : 0;
 }
 
-// Table position holding @fp, or kNil.  Probing starts at the fingerprint's
-// home, so the table needs no second hash.
-uint32_t Ghost::find(uint32_t fp, uint64_t *pos) const {
+// Whether @fp is in the table, and where.  Probing starts at the
+// fingerprint's home, so the table needs no second hash.
+bool Ghost::find(uint32_t fp, uint64_t *pos) const {
     if (table_.empty()) {
-        return kNil;
+        return false;
     }
     for (uint64_t i = fp & mask_;; i = (i + 1) & mask_) {
         uint32_t v = table_[i];
         if (v == 0) {
-            return kNil;
+            return false;
         }
-        if (ring_[v - 1] == fp) {
+        if (v == fp) {
             *pos = i;
-            return v - 1;
+            return true;
         }
     }
 }
 
 bool Ghost::contains(uint64_t block) const {
     uint64_t pos;
-    return find(fingerprint(block), &pos) != kNil;
+    return find(fingerprint(block), &pos);
 }
 
 // Backward-shift deletion keeps linear probing free of tombstones.
 void Ghost::erase_at(uint64_t pos) {
     uint64_t hole = pos;
     for (uint64_t i = (pos + 1) & mask_; table_[i] != 0; i = (i + 1) & mask_) {
-        uint64_t home = ring_[table_[i] - 1] & mask_;
+        uint64_t home = table_[i] & mask_;
         // Move entry i into the hole unless its home lies in (hole, i].
         bool stays =
             hole <= i ? (hole < home && home <= i) : (hole < home || home <= i);
@@ -59,38 +59,25 @@ void Ghost::erase_at(uint64_t pos) {
     table_[hole] = 0;
 }
 
-void Ghost::erase(uint64_t block) {
-    uint32_t fp = fingerprint(block);
-    uint64_t pos;
-    uint32_t r = find(fp, &pos);
-    if (r != kNil) {
-        erase_at(pos);
-        ring_[r] = 0;
-    }
-}
-
 void Ghost::insert(uint64_t block) {
     if (ring_.empty()) {
         return;
     }
     uint32_t fp = fingerprint(block);
     uint64_t pos;
-    if (find(fp, &pos) != kNil) {
+    if (find(fp, &pos)) {
         return;
     }
     uint32_t old = ring_[head_];
-    if (old != 0) {
-        uint32_t r = find(old, &pos);
-        if (r == head_) {
-            erase_at(pos);
-        }
+    if (old != 0 && find(old, &pos)) {
+        erase_at(pos);
     }
     ring_[head_] = fp;
     uint64_t i = fp & mask_;
     while (table_[i] != 0) {
         i = (i + 1) & mask_;
     }
-    table_[i] = head_ + 1;
+    table_[i] = fp;
     head_ = head_ + 1 == ring_.size() ? 0 : head_ + 1;
 }
 

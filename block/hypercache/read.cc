@@ -1,40 +1,65 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 //
-// hC-Read: plan a read into pinned hits and merged miss runs, admit what
-// the child returned, unpin.  The hit path takes one shard lock per block
-// and nothing else (LRU's list lock aside).
+// hC-Read: plan a read into pinned hits and merged miss runs, reserve slots
+// for the misses the cache admits (fill.cc), unpin.  The hit path takes one
+// shard lock per block and nothing else (LRU's list lock aside); plans come
+// from a per-thread pool (read-plan.cc), so it allocates nothing either.
 #include <cerrno>
-#include <cstring>
 
 #include "tmaster.h"
 
 using namespace hypercache;
 
+namespace {
+
+// IOV_MAX: a reserved run is read with one preadv into its fill_iov.
+constexpr uint64_t kMaxRunBlocks = 1024;
+
+}  // namespace
+
 int hc_cache::read_begin(uint64_t offset, uint64_t len, hc_read_plan **out) {
     if (offset + len < offset) {
         return -EINVAL;
     }
-    auto plan = std::make_unique<hc_read_plan>();
     st.add(kReadRequests);
     st.add(kReadBytes, len);
-    if (len == 0) {
-        *out = plan.release();
+    uint64_t b0 = offset >> shift;
+    uint64_t b1 = len ? (offset + len + block_size - 1) >> shift : b0;
+    uint64_t n = b1 - b0;
+    if (n > UINT32_MAX) {
+        return -EINVAL;
+    }
+    hc_read_plan *plan = plan_get();
+    try {
+        // Everything the plan can need, before a pin is taken: nothing
+        // below throws.
+        plan->blocks.resize(n);
+        plan->segs.reserve(n);
+        plan->runs.reserve(n);
+        plan->iovs.reserve(n);
+        plan->release.reserve(n);
+    } catch (...) {
+        plan_put(plan);
+        throw;
+    }
+    plan->first_block = b0;
+    *out = plan;
+    if (n == 0) {
         return 0;
     }
-    uint64_t b0 = offset >> shift;
-    uint64_t b1 = (offset + len + block_size - 1) >> shift;
-    uint64_t merge_blocks = std::max<uint64_t>(max_merge.load() >> shift, 1);
     plan->bypass = seq.observe(offset, len, seq_cutoff.load());
     if (plan->bypass) {
         st.add(kBypassed);
     }
     uint64_t hits = 0, misses = 0;
-    for (uint64_t b = b0; b < b1; b++) {
+    for (uint64_t k = 0; k < n; k++) {
+        uint64_t b = b0 + k;
+        hc_read_plan::Block &bl = plan->blocks[k];
         if (!plan->bypass) {
             mrc.record(b);
         }
         Tindx::Shard &sh = tindx.shard_of(b);
-        std::unique_lock lk(sh.mu);
+        std::lock_guard lk(sh.mu);
         if (!plan->bypass) {
             sketch->record(b);  // under the shard lock: reconfigure swaps it
         }
@@ -43,134 +68,115 @@ int hc_cache::read_begin(uint64_t offset, uint64_t len, hc_read_plan **out) {
             uint32_t slot = tindx.at(e).slot;
             tbuf.meta(slot).pins++;
             policy->touch(tindx, e);
-            const uint8_t *p = tbuf.ptr(slot);
-            lk.unlock();
-            plan->pins.emplace_back(b, slot);
+            bl.p = tbuf.ptr(slot);
+            bl.slot = slot;
+            bl.kind = hc_read_plan::kHit;
             hits++;
-            hc_read_seg *last =
-                plan->segs.empty() ? nullptr : &plan->segs.back();
-            // Neighbouring blocks that happen to sit in neighbouring slots
-            // make one segment.
-            if (last && last->hit &&
-                static_cast<const uint8_t *>(last->hit) + last->len == p) {
-                last->len += block_size;
-            } else {
-                plan->segs.push_back(hc_read_seg{b << shift, block_size, p});
-                plan->miss.emplace_back();
-            }
         } else {
-            uint64_t snap = gens.snapshot(b);
-            lk.unlock();
+            bl.gen = gens.snapshot(b);
+            bl.kind = hc_read_plan::kMiss;
             misses++;
-            hc_read_seg *last =
-                plan->segs.empty() ? nullptr : &plan->segs.back();
-            if (last && !last->hit &&
-                plan->miss.back().nblocks < merge_blocks) {
-                last->len += block_size;
-                plan->miss.back().nblocks++;
-            } else {
-                plan->segs.push_back(
-                    hc_read_seg{b << shift, block_size, nullptr});
-                plan->miss.push_back(
-                    hc_read_plan::Miss{b, 1, uint32_t(plan->gens.size())});
-            }
-            plan->gens.push_back(snap);
         }
     }
     st.add(kHitBlocks, hits);
     st.add(kMissBlocks, misses);
     st.add(misses == 0 ? kFullHits : hits == 0 ? kMisses : kPartialHits);
-    *out = plan.release();
+    if (misses && !plan->bypass && mode.load() != HC_MODE_NONE) {
+        reserve_fills(plan);
+    }
+    build_segs(plan);
     return 0;
 }
 
-// Admission takes the tmaster mutex twice: once to pick the blocks and
-// allocate their slots, once to publish them.  The copy in between runs
-// unlocked, so fills and writes from other iothreads wait for the
-// bookkeeping only, not for the bytes.
-void hc_cache::read_fill(hc_read_plan *plan, size_t i, const void *buf) {
-    if (i >= plan->segs.size() || plan->segs[i].hit || plan->bypass) {
-        return;
-    }
-    if (mode.load() == HC_MODE_NONE) {
-        return;
-    }
-    const hc_read_plan::Miss &m = plan->miss[i];
-    auto *src = static_cast<const uint8_t *>(buf);
-    struct Fill {
-        uint32_t j, slot;
-        uint8_t *dst;
-    };
-    // Block j of the run is still worth filling (mu held): not written,
-    // invalidated or being written through since the plan was made (the
-    // child's data would be stale), and not filled by someone else.
-    auto wanted = [&](uint32_t j) {
-        uint64_t b = m.first_block + j;
-        if (!gens.unchanged(b, plan->gens[m.gen_base + j])) {
-            return false;
-        }
-        Tindx::Shard &sh = tindx.shard_of(b);
-        std::lock_guard sg(sh.mu);
-        return tindx.find(sh, b) == kNil;
-    };
-    std::vector<Fill> fills;
-    fills.reserve(m.nblocks);
-    {
-        std::lock_guard g(mu);
-        for (uint32_t j = 0; j < m.nblocks; j++) {
-            uint64_t b = m.first_block + j;
-            if (!wanted(j)) {
-                continue;
+// Segments from the blocks' kinds: neighbouring hits that happen to sit in
+// neighbouring slots make one segment, as do neighbouring misses of the
+// same kind (reserved or not) up to max_merge.
+void hc_cache::build_segs(hc_read_plan *plan) {
+    uint64_t merge_blocks = std::min(
+        std::max<uint64_t>(max_merge.load() >> shift, 1), kMaxRunBlocks);
+    uint32_t n = uint32_t(plan->blocks.size());
+    for (uint32_t k = 0; k < n; k++) {
+        const hc_read_plan::Block &bl = plan->blocks[k];
+        uint64_t off = (plan->first_block + k) << shift;
+        hc_read_seg *last = plan->segs.empty() ? nullptr : &plan->segs.back();
+        if (bl.kind == hc_read_plan::kHit) {
+            if (last && last->hit &&
+                static_cast<const uint8_t *>(last->hit) + last->len == bl.p) {
+                last->len += block_size;
+            } else {
+                plan->segs.push_back(
+                    hc_read_seg{off, block_size, bl.p, nullptr, 0});
+                plan->runs.push_back(hc_read_plan::Run{});
             }
-            if (!admit(b)) {
-                st.add(kRejections);
-                continue;
-            }
-            uint32_t slot = alloc_slot();
-            if (slot == kNil) {
-                st.add(kRejections);
-                continue;
-            }
-            // Private until published; the pin keeps a concurrent shrink
-            // (which holds mu) from taking its memory away meanwhile.
-            tbuf.meta(slot).pins = 1;
-            fills.push_back(Fill{j, slot, tbuf.ptr(slot)});
-        }
-    }
-    if (fills.empty()) {
-        return;
-    }
-    for (const Fill &f : fills) {
-        memcpy(f.dst, src + (uint64_t(f.j) << shift), block_size);
-    }
-    std::lock_guard g(mu);
-    for (const Fill &f : fills) {
-        tbuf.meta(f.slot).pins = 0;
-        if (!wanted(f.j)) {
-            tbuf.release(f.slot);  // a write or another fill came first
-            st.add(kRejections);
             continue;
         }
-        insert(m.first_block + f.j, f.slot, kClean);
-        st.add(kAdmissions);
+        bool reserved = bl.kind == hc_read_plan::kReserved;
+        hc_read_plan::Run *run =
+            last && !last->hit ? &plan->runs.back() : nullptr;
+        if (run && run->reserved == reserved && run->nblocks < merge_blocks) {
+            last->len += block_size;
+            run->nblocks++;
+        } else {
+            plan->segs.push_back(
+                hc_read_seg{off, block_size, nullptr, nullptr, 0});
+            plan->runs.push_back(
+                hc_read_plan::Run{k, 1, uint32_t(plan->iovs.size()), 0,
+                                  reserved, hc_read_plan::kPending});
+            run = &plan->runs.back();
+        }
+        if (!reserved) {
+            continue;
+        }
+        iovec *prev = run->iovcnt ? &plan->iovs.back() : nullptr;
+        if (prev &&
+            static_cast<uint8_t *>(prev->iov_base) + prev->iov_len == bl.p) {
+            prev->iov_len += block_size;
+        } else {
+            plan->iovs.push_back(iovec{bl.p, block_size});
+            run->iovcnt++;
+        }
+    }
+    // The iovec array is complete (and never moves again): point at it.
+    for (size_t i = 0; i < plan->segs.size(); i++) {
+        const hc_read_plan::Run &run = plan->runs[i];
+        if (!plan->segs[i].hit && run.reserved) {
+            plan->segs[i].fill_iov = plan->iovs.data() + run.iov_base;
+            plan->segs[i].fill_iovcnt = int(run.iovcnt);
+        }
     }
 }
 
+// Unpin what the plan pinned: hits and published fills under their shard
+// locks (freeing slots orphaned meanwhile by a write or invalidation), and
+// reservations that never entered the index, all in one hold of the tmaster
+// mutex, taken only when there is something to free.
 void hc_cache::read_end(hc_read_plan *plan) {
-    std::vector<uint32_t> orphans;
-    for (auto [b, slot] : plan->pins) {
-        Tindx::Shard &sh = tindx.shard_of(b);
-        std::lock_guard g(sh.mu);
-        SlotMeta &m = tbuf.meta(slot);
-        if (--m.pins == 0 && m.orphan) {
-            orphans.push_back(slot);
+    uint32_t n = uint32_t(plan->blocks.size());
+    for (uint32_t k = 0; k < n; k++) {
+        const hc_read_plan::Block &bl = plan->blocks[k];
+        switch (bl.kind) {
+            case hc_read_plan::kHit:
+            case hc_read_plan::kPublished: {
+                Tindx::Shard &sh = tindx.shard_of(plan->first_block + k);
+                std::lock_guard g(sh.mu);
+                SlotMeta &m = tbuf.meta(bl.slot);
+                if (--m.pins == 0 && m.orphan) {
+                    plan->release.push_back(bl.slot);
+                }
+                break;
+            }
+            case hc_read_plan::kReserved:
+                plan->release.push_back(bl.slot);  // private: nobody else
+                break;
+            case hc_read_plan::kMiss:
+                break;
         }
     }
-    if (!orphans.empty()) {
+    if (!plan->release.empty()) {
         std::lock_guard g(mu);
-        for (uint32_t s : orphans) {
+        for (uint32_t s : plan->release) {
             tbuf.release(s);
         }
     }
-    delete plan;
+    plan_put(plan);
 }

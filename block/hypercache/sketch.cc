@@ -53,7 +53,10 @@ void CountMinSketch::record(uint64_t block) {
     } while (next != old &&
              !w.compare_exchange_weak(old, next, std::memory_order_relaxed));
     std::atomic<uint64_t> &mine = pending_[thread_stripe()].n;
-    if ((mine.fetch_add(1, std::memory_order_relaxed) + 1) % batch_ != 0) {
+    // batch_ is a power of two: a mask, not a division (a 64-bit divide
+    // was a third of this function's time on every lookup).
+    if (((mine.fetch_add(1, std::memory_order_relaxed) + 1) & (batch_ - 1)) !=
+        0) {
         return;
     }
     if (samples_.fetch_add(batch_, std::memory_order_relaxed) + batch_ ==

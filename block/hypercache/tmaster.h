@@ -27,6 +27,7 @@
 #include "dirty.h"
 #include "mrc.h"
 #include "policy.h"
+#include "read-plan.h"
 #include "seqcutoff.h"
 #include "sketch.h"
 #include "stats.h"
@@ -80,19 +81,6 @@ private:
 
 }  // namespace hypercache
 
-struct hc_read_plan {
-    struct Miss {
-        uint64_t first_block = 0;
-        uint32_t nblocks = 0;
-        uint32_t gen_base = 0;  // index of its first block in gens
-    };
-    std::vector<hc_read_seg> segs;
-    std::vector<Miss> miss;  // parallel to segs (unused for hits)
-    std::vector<uint64_t> gens;
-    std::vector<std::pair<uint64_t, uint32_t>> pins;  // (block, slot)
-    bool bypass = false;
-};
-
 struct hc_write_ticket {
     struct Block {
         uint64_t block;
@@ -117,6 +105,8 @@ struct hc_cache {
     int reconfigure(const hc_config &cfg, char *err, size_t errlen);
     int read_begin(uint64_t offset, uint64_t len, hc_read_plan **plan);
     void read_fill(hc_read_plan *plan, size_t i, const void *buf);
+    void read_fill_done(hc_read_plan *plan, size_t i);
+    void read_failed(hc_read_plan *plan, size_t i);
     void read_end(hc_read_plan *plan);
     int write_begin(uint64_t offset, uint64_t len, const iovec *iov, int iovcnt,
                     size_t skip, unsigned flags, hc_write_ticket **ticket);
@@ -165,6 +155,11 @@ struct hc_cache {
     void abandon(hc_write_ticket *t);  // takes mu
     void drop_locked(hypercache::Tindx::Shard &sh, uint32_t e);
     uint32_t insert(uint64_t block, uint32_t slot, uint8_t state);
+    // Read misses (read.cc, fill.cc): reserve_fills() takes mu itself,
+    // publish_clean() runs under it; build_segs() needs no lock.
+    void reserve_fills(hc_read_plan *plan);
+    bool publish_clean(uint64_t block, uint32_t slot);
+    void build_segs(hc_read_plan *plan);
     bool admit(uint64_t block) const;
     void make_policy();
     int shrink_to(uint32_t nslots);

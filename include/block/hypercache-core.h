@@ -113,12 +113,47 @@ typedef struct hc_read_seg {
     uint64_t len;
     const void *hit;      /* cached bytes (pinned until hc_read_end), or NULL
                            * for a miss run to read from the child */
+    const struct iovec *fill_iov;  /* miss runs the cache admits: private
+                           * cache slots to read the child into, buf_align
+                           * aligned, one iovec per block or fewer where
+                           * slots are adjacent (at most 1024), covering
+                           * [offset, offset + len) in order; valid until
+                           * hc_read_end.  NULL for hits and for miss runs
+                           * that are not cached */
+    int fill_iovcnt;      /* entries of fill_iov, 0 when NULL */
 } hc_read_seg;
 
 /*
  * Plan a read of [offset, offset + len), expanded to whole blocks.  The plan
  * lists segments in offset order: hits (pinned pointers into HB/WB) and
- * miss runs (contiguous misses merged, at most max_merge bytes each).
+ * miss runs (contiguous misses merged, at most max_merge bytes and 1024
+ * blocks each).
+ *
+ * For every missed block the cache admits, private slots are reserved now
+ * (evicting clean blocks as needed; one tmaster lock hold for the whole
+ * request), and a run is either reserved whole (fill_iov set) or not at
+ * all: runs are split where reservation stops or starts (a block not
+ * admitted, changed since it was looked up, or no evictable slot left).
+ * Nothing is reserved for a stream past seq_cutoff, in mode none, or when
+ * admission refuses.  A request that hits everywhere takes only its
+ * blocks' shard locks, as before.
+ *
+ * One-copy read of a miss run with fill_iov (the glue's fast path):
+ *   1. read the child into fill_iov, every byte of it: zero what lies past
+ *      the child's end (a slot holds whatever it held before, possibly
+ *      another block's data, until it is written);
+ *   2. hc_read_fill_done(), or hc_read_failed() if the read failed;
+ *   3. on success copy from fill_iov to the caller's buffer: the slots keep
+ *      their bytes until hc_read_end() whatever happens to the blocks
+ *      meanwhile.  On failure copy nothing from them;
+ *   4. hc_read_end() once every segment is done.
+ * Several runs of one plan may be in flight at once and finish in any
+ * order; calls on one plan must not overlap (one thread, or a lock).
+ * Never read the child into the caller's buffer and copy from there into
+ * the cache: the caller may change its buffer meanwhile, and whatever
+ * enters the cache is served to every later reader.  A miss run without
+ * fill_iov is read from the child as before (into the caller's buffer is
+ * fine); nothing of it is cached.
  */
 int hc_read_begin(hc_cache *c, uint64_t offset, uint64_t len,
                   hc_read_plan **plan);
@@ -126,17 +161,32 @@ size_t hc_read_plan_count(const hc_read_plan *plan);
 const hc_read_seg *hc_read_plan_seg(const hc_read_plan *plan, size_t i);
 
 /*
- * Offer data read from the child for miss run @i.  The core copies the
- * blocks it admits; blocks written, invalidated or already cached since
- * hc_read_begin() are skipped (generation check), so stale data never enters.
+ * The child read of miss run @i into its fill_iov succeeded.  Its blocks
+ * enter the cache in one lock hold, each unless it was written,
+ * invalidated or written through, or cached by someone else, since
+ * hc_read_begin() (generation check: data the child returned before a
+ * newer write landed must never be served later).  Either way fill_iov
+ * keeps the bytes read, pinned, until hc_read_end(): they are what the
+ * disk held when it was read, right for this read even where a write
+ * overtook it.  Does nothing for a run without fill_iov, or a second time.
+ */
+void hc_read_fill_done(hc_cache *c, hc_read_plan *plan, size_t i);
+
+/*
+ * The older two-copy path: data for miss run @i read from the child into
+ * the caller's own bounce buffer @buf (seg->len bytes).  The core copies it
+ * into the run's fill_iov and then acts as hc_read_fill_done().  A run
+ * without fill_iov is not cached.  Kept until the glue reads into fill_iov.
  */
 void hc_read_fill(hc_cache *c, hc_read_plan *plan, size_t i, const void *buf);
 
-/* The child read of miss run @i failed with @ret: nothing is filled, the
- * error is counted. */
+/* The child read of miss run @i failed with @ret: nothing of it enters the
+ * cache, its reserved slots are released (by hc_read_end at the latest),
+ * the error is counted. */
 void hc_read_failed(hc_cache *c, hc_read_plan *plan, size_t i, int ret);
 
-/* Unpin the hits and free the plan. */
+/* Unpin the hits and the filled slots, release reservations that were not
+ * published, and free the plan: no pointer from it may be used after. */
 void hc_read_end(hc_cache *c, hc_read_plan *plan);
 
 /* --------------------------------------------------------------- writes */

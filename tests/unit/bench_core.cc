@@ -2,7 +2,8 @@
 //
 // Microbenchmarks of the core: lookup (hit planning), hit copy, admission
 // (miss + fill with eviction), absorbed writes and write-back planning, on
-// 1 and 2 threads.
+// 1 and 2 threads; miss + fill + eviction per missed block at several
+// request sizes, and write-back planning with many extents in flight.
 #include <benchmark/benchmark.h>
 
 #include <cstring>
@@ -92,6 +93,78 @@ void BM_Admission(benchmark::State &st) {
     st.SetItemsProcessed(st.iterations());
 }
 
+// A cache of kBlocks, full of blocks no request below asks for again.
+hc_cache *make_full(uint64_t *next_block) {
+    hc_cache *c = make(HC_POLICY_FREQ, kBlocks);
+    static uint8_t buf[kBS];
+    for (uint64_t b = 0; b < kBlocks; b++) {
+        hc_read_plan *p;
+        hc_read_begin(c, b * kBS, kBS, &p);
+        hc_read_fill(c, p, 0, buf);
+        hc_read_end(c, p);
+    }
+    *next_block = kBlocks;
+    return c;
+}
+
+// Core CPU per missed block, old path: plan a read of range(0) blocks that
+// all miss, offer the child's data (a bounce buffer the core copies into
+// its slots), end.  The cache is full, so every admitted block evicts one.
+// The child read itself is not part of it.  Addresses only move forward
+// (64x the cache before they wrap), so nothing is ever hit.
+void BM_MissFillCopy(benchmark::State &st) {
+    uint64_t n = uint64_t(st.range(0)), next;
+    hc_cache *c = make_full(&next);
+    std::vector<uint8_t> child(n * kBS, 7);
+    for (auto _ : st) {
+        hc_read_plan *p;
+        hc_read_begin(c, next * kBS, n * kBS, &p);
+        for (size_t i = 0; i < hc_read_plan_count(p); i++) {
+            const hc_read_seg *s = hc_read_plan_seg(p, i);
+            hc_read_fill(c, p, i, child.data() + (s->offset - next * kBS));
+        }
+        hc_read_end(c, p);
+        next = next + n < 64 * kBlocks ? next + n : kBlocks;
+    }
+    st.counters["ns_per_block"] = benchmark::Counter(
+        double(st.iterations() * n),
+        benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+    hc_stats s;
+    hc_get_stats(c, &s);
+    if (s.evictions < st.iterations() * n) {
+        st.SkipWithError("a fill did not evict");
+    }
+    hc_destroy(c);
+}
+
+// The same, new path: the child's data goes straight into the slots the
+// plan reserved (fill_iov); the core only publishes them.  What the
+// caller copies out afterwards is the glue's copy, not the core's.
+void BM_MissFillDirect(benchmark::State &st) {
+    uint64_t n = uint64_t(st.range(0)), next;
+    hc_cache *c = make_full(&next);
+    for (auto _ : st) {
+        hc_read_plan *p;
+        hc_read_begin(c, next * kBS, n * kBS, &p);
+        for (size_t i = 0; i < hc_read_plan_count(p); i++) {
+            const hc_read_seg *s = hc_read_plan_seg(p, i);
+            benchmark::DoNotOptimize(s->fill_iov);
+            hc_read_fill_done(c, p, i);
+        }
+        hc_read_end(c, p);
+        next = next + n < 64 * kBlocks ? next + n : kBlocks;
+    }
+    st.counters["ns_per_block"] = benchmark::Counter(
+        double(st.iterations() * n),
+        benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+    hc_stats s;
+    hc_get_stats(c, &s);
+    if (s.evictions < st.iterations() * n) {
+        st.SkipWithError("a fill did not evict");
+    }
+    hc_destroy(c);
+}
+
 // 4 KiB writes absorbed into WB, each thread in its own range (so they are
 // rewrites of dirty blocks once warm): the write path's lock hold time.
 void BM_WriteAbsorb(benchmark::State &st) {
@@ -134,6 +207,53 @@ void BM_WritebackPlan(benchmark::State &st) {
     hc_destroy(c);
 }
 
+// Write-back with 16 extents in flight, completed in random order, as the
+// glue's flush and background writer do: hc_writeback_next + done per
+// extent of 4 blocks.  1024 extents are dirtied untimed before each round.
+void BM_WritebackInFlight(benchmark::State &st) {
+    constexpr int kExtents = 1024, kDepth = 16, kLen = 4;
+    hc_cache *c = make(HC_POLICY_FREQ, kBlocks);
+    std::vector<uint8_t> data(kLen * kBS, 1);
+    iovec iov{data.data(), data.size()};
+    std::mt19937_64 rng(1);
+    std::vector<hc_extent *> out;
+    int64_t extents = 0;
+    for (auto _ : st) {
+        st.PauseTiming();
+        for (int i = 0; i < kExtents; i++) {
+            // Gaps of one block keep the extents apart.
+            hc_write_ticket *t;
+            hc_write_begin(c, uint64_t(i) * (kLen + 1) * kBS, kLen * kBS, &iov,
+                           1, 0, 0, &t);
+        }
+        st.ResumeTiming();
+        uint64_t seq = hc_dirty_seq(c);
+        for (;;) {
+            hc_extent *e;
+            while (out.size() < kDepth &&
+                   hc_writeback_next(c, HC_WB_FLUSH, seq, 0, &e) == 1) {
+                out.push_back(e);
+            }
+            if (out.empty()) {
+                break;
+            }
+            size_t k = rng() % out.size();
+            hc_writeback_done(c, out[k], 0);
+            out[k] = out.back();
+            out.pop_back();
+            extents++;
+        }
+        if (hc_dirty_pending(c, seq) != 0) {
+            st.SkipWithError("flush left dirty blocks");
+            break;
+        }
+    }
+    st.counters["ns_per_extent"] =
+        benchmark::Counter(double(extents), benchmark::Counter::kIsRate |
+                                                benchmark::Counter::kInvert);
+    hc_destroy(c);
+}
+
 // One cache shared by one thread, then by two.
 void shared_cache(benchmark::internal::Benchmark *b) {
     b->Setup(setup_hits)
@@ -156,4 +276,7 @@ BENCHMARK(BM_Admission)
     ->Apply(shared_cache);
 BENCHMARK(BM_WriteAbsorb)->Arg(HC_POLICY_FREQ)->Apply(shared_cache);
 BENCHMARK(BM_WritebackPlan);
+BENCHMARK(BM_MissFillCopy)->Arg(1)->Arg(16)->Arg(256);
+BENCHMARK(BM_MissFillDirect)->Arg(1)->Arg(16)->Arg(256);
+BENCHMARK(BM_WritebackInFlight);
 BENCHMARK_MAIN();

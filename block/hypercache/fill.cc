@@ -1,0 +1,136 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+//
+// Admission of read misses, batched per request and with the child's data
+// read straight into cache slots:
+//
+//   1. hc_read_begin(), one hold of the tmaster mutex for the request:
+//      decide admission for each missed block and reserve a private slot
+//      for it (evicting clean blocks as needed).  The slot is pinned, so a
+//      shrink cannot take its memory; it is in no index, so nobody else
+//      can see it.
+//   2. The caller reads the child into the slots, unlocked.
+//   3. hc_read_fill_done(), one hold of the mutex per run: publish each
+//      block unless its generation changed (a write, invalidation or
+//      write-through came in between: the child's data may be older than
+//      the guest's newest) or someone else cached it meanwhile.  Published
+//      or not, the slot stays pinned for the caller to copy from.
+//   4. hc_read_end() unpins; reservations never published are freed.
+//
+// A write to a published, still pinned block copies it to a fresh slot
+// (update_block, absorb_whole), so the bytes the caller copies out never
+// change under it.
+#include <cstring>
+
+#include "tmaster.h"
+
+using namespace hypercache;
+
+// Step 1 (mu not held on entry).  Blocks changed since they were looked up
+// are not worth a slot: their fill would be refused.  After the first
+// allocation that fails (nothing clean and idle to evict) the rest of the
+// request does not try again: each try may walk the whole policy queue.
+void hc_cache::reserve_fills(hc_read_plan *plan) {
+    uint64_t refused = 0;
+    uint32_t n = uint32_t(plan->blocks.size());
+    std::lock_guard g(mu);
+    if (cfg.mode == HC_MODE_NONE) {
+        return;
+    }
+    bool full = false;
+    for (uint32_t k = 0; k < n; k++) {
+        hc_read_plan::Block &bl = plan->blocks[k];
+        if (bl.kind != hc_read_plan::kMiss) {
+            continue;
+        }
+        uint64_t b = plan->first_block + k;
+        if (full || !gens.unchanged(b, bl.gen) || !admit(b)) {
+            refused++;
+            continue;
+        }
+        uint32_t slot = alloc_slot();
+        if (slot == kNil) {
+            full = true;
+            refused++;
+            continue;
+        }
+        tbuf.meta(slot).pins = 1;
+        bl.slot = slot;
+        bl.p = tbuf.ptr(slot);
+        bl.kind = hc_read_plan::kReserved;
+        plan->nreserved++;
+    }
+    st.add(kRejections, refused);
+}
+
+// Enter @block with the data in private @slot, unless it is cached already
+// (mu held).  The check, the policy insert and the link happen in one hold
+// of the block's shard lock: a reader must never find an entry that the
+// policy does not know yet (LRU would unlink it from a list it is not on).
+// Nothing outside mu inserts, so nobody can cache the block between the
+// check and the link.
+bool hc_cache::publish_clean(uint64_t block, uint32_t slot) {
+    Tindx::Shard &sh = tindx.shard_of(block);
+    std::lock_guard sg(sh.mu);
+    if (tindx.find(sh, block) != kNil) {
+        return false;
+    }
+    uint32_t e = tindx.alloc_entry();  // never fails: entries >= slots
+    Entry &en = tindx.at(e);
+    en.block = block;
+    en.slot = slot;
+    en.state = kClean;
+    policy->insert(tindx, e);
+    tindx.link(sh, e);
+    clean_blocks.fetch_add(1, std::memory_order_relaxed);
+    return true;
+}
+
+void hc_cache::read_fill_done(hc_read_plan *plan, size_t i) {
+    if (!plan->is_reserved_run(i) ||
+        plan->runs[i].state != hc_read_plan::kPending) {
+        return;
+    }
+    hc_read_plan::Run &run = plan->runs[i];
+    run.state = hc_read_plan::kFilled;
+    uint64_t admitted = 0;
+    {
+        std::lock_guard g(mu);
+        // Switched to "cache nothing" since the plan: stay private.
+        if (cfg.mode != HC_MODE_NONE) {
+            for (uint32_t k = run.first; k < run.first + run.nblocks; k++) {
+                hc_read_plan::Block &bl = plan->blocks[k];
+                uint64_t b = plan->first_block + k;
+                if (gens.unchanged(b, bl.gen) && publish_clean(b, bl.slot)) {
+                    bl.kind = hc_read_plan::kPublished;
+                    admitted++;
+                }
+            }
+        }
+    }
+    st.add(kAdmissions, admitted);
+    st.add(kRejections, run.nblocks - admitted);
+}
+
+void hc_cache::read_fill(hc_read_plan *plan, size_t i, const void *buf) {
+    if (!plan->is_reserved_run(i) ||
+        plan->runs[i].state != hc_read_plan::kPending) {
+        return;
+    }
+    // The slots are private and pinned: copied into without any lock.
+    const hc_read_seg &seg = plan->segs[i];
+    auto *src = static_cast<const uint8_t *>(buf);
+    for (int k = 0; k < seg.fill_iovcnt; k++) {
+        memcpy(seg.fill_iov[k].iov_base, src, seg.fill_iov[k].iov_len);
+        src += seg.fill_iov[k].iov_len;
+    }
+    read_fill_done(plan, i);
+}
+
+void hc_cache::read_failed(hc_read_plan *plan, size_t i) {
+    st.add(kReadErrors);
+    // Its reservations stay kReserved: hc_read_end() frees them.
+    if (plan->is_reserved_run(i) &&
+        plan->runs[i].state == hc_read_plan::kPending) {
+        plan->runs[i].state = hc_read_plan::kFailed;
+    }
+}
