@@ -7,13 +7,26 @@
  *
  *   test-hypercache-mq --bench [--secs S] [--reps N] [--threads N]
  *                      [--qd N] [--workload NAME] [--json FILE]
+ *
+ * With --file PATH it runs the file workloads instead (W2 and W3 without
+ * NBD in between, tests/bench/w2mq.sh): 4 KiB random reads, zipf or
+ * uniform, from one iothread over an O_DIRECT file, hypercache over the
+ * file against the file alone and against null-co, in turns.
+ *
+ *   test-hypercache-mq --bench --file PATH [--cache-size SIZE]
+ *                      [--footprint SIZE] [--theta T] [--warm S]
+ *                      [--aio MODE] [--secs S] [--reps N] [--qd N]
+ *                      [--workload zipf-read|uniform-read] [--json FILE]
  */
 
 #include "qemu/osdep.h"
+#include <math.h>
+#include <sys/resource.h>
 #include "block/block.h"
 #include "qapi/error.h"
 #include "qapi/qapi-commands-block-core.h"
 #include "qobject/qdict.h"
+#include "qemu/cutils.h"
 #include "qemu/main-loop.h"
 #include "qemu/memalign.h"
 #include "iothread.h"
@@ -33,6 +46,13 @@ typedef struct BenchOpts {
     int qd;
     const char *workload;   /* NULL: all of them */
     const char *json;
+    /* File workloads */
+    const char *file;       /* NULL: the null-co workloads above */
+    const char *cache_size;
+    uint64_t footprint;     /* 0: the whole file */
+    double theta;
+    double warm;
+    const char *aio;
 } BenchOpts;
 
 /*
@@ -42,6 +62,7 @@ typedef struct BenchOpts {
 #define BENCH_HOT       (32 * 1024 * 1024)
 #define BENCH_BS        4096
 
+typedef struct Zipf Zipf;
 typedef struct BenchRun BenchRun;
 
 typedef struct BenchJob {
@@ -54,19 +75,26 @@ typedef struct BenchJob {
 struct BenchRun {
     BlockBackend *blk;
     Workload wl;
+    /* Blocks to pick from: 0 is the hot set; zipf-distributed if set */
+    uint64_t nblocks;
+    const Zipf *zipf;
     int64_t deadline;
     int running;
     int errors;
 };
 
+static uint64_t zipf_block(const Zipf *z, uint64_t *rng);
+
 static void coroutine_fn bench_job(void *opaque)
 {
     BenchJob *j = opaque;
     BenchRun *r = j->run;
+    uint64_t nblocks = r->nblocks ?: BENCH_HOT / BENCH_BS;
     int ret;
 
     while (now_ns() < r->deadline) {
-        int64_t off = BENCH_BS * rng_below(&j->rng, BENCH_HOT / BENCH_BS);
+        int64_t off = BENCH_BS * (r->zipf ? zipf_block(r->zipf, &j->rng) :
+                                  rng_below(&j->rng, nblocks));
         bool write = r->wl == WL_WRITE || r->wl == WL_WRITE_WT ||
             (r->wl == WL_MIX && rng_below(&j->rng, 10) < 3);
 
@@ -84,32 +112,50 @@ static void coroutine_fn bench_job(void *opaque)
     worker_done(&r->running);
 }
 
-static double bench_run(const BenchOpts *o, BlockBackend *blk, Workload wl,
-                        AioContext **ctx, int nthreads)
+/* User + system time of the whole process, iothreads included. */
+static double cpu_secs(void)
+{
+    struct rusage ru;
+
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec +
+        (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+/*
+ * Runs @r (blk, wl and the block choice filled in) for @secs with o->qd
+ * coroutines per iothread; returns IOPS, and the process's CPU time per
+ * request in *cpu_us if that is not NULL.
+ */
+static double bench_run_for(const BenchOpts *o, BenchRun *r, double secs,
+                            AioContext **ctx, int nthreads, double *cpu_us)
 {
     int njobs = nthreads * o->qd;
     BenchJob *jobs = g_new0(BenchJob, njobs);
-    BenchRun r = { .blk = blk, .wl = wl, .running = njobs };
     int64_t start, end;
+    double cpu0;
     uint64_t ops = 0;
     int i;
 
+    r->running = njobs;
+    r->errors = 0;
     for (i = 0; i < njobs; i++) {
-        jobs[i].run = &r;
+        jobs[i].run = r;
         jobs[i].rng = mix64(now_ns() ^ i);
-        jobs[i].buf = blk_blockalign(blk, BENCH_BS);
+        jobs[i].buf = blk_blockalign(r->blk, BENCH_BS);
         memset(jobs[i].buf, 0x5a, BENCH_BS);
     }
+    cpu0 = cpu_secs();
     start = now_ns();
-    r.deadline = start + (int64_t)(o->secs * NANOSECONDS_PER_SECOND);
+    r->deadline = start + (int64_t)(secs * NANOSECONDS_PER_SECOND);
     for (i = 0; i < njobs; i++) {
         aio_co_enter(ctx[i % nthreads],
                      qemu_coroutine_create(bench_job, &jobs[i]));
     }
-    wait_workers(&r.running);
+    wait_workers(&r->running);
     end = now_ns();
-    if (r.errors) {
-        fprintf(stderr, "bench: %d I/O errors\n", r.errors);
+    if (r->errors) {
+        fprintf(stderr, "bench: %d I/O errors\n", r->errors);
         exit(1);
     }
     for (i = 0; i < njobs; i++) {
@@ -117,7 +163,18 @@ static double bench_run(const BenchOpts *o, BlockBackend *blk, Workload wl,
         qemu_vfree(jobs[i].buf);
     }
     g_free(jobs);
+    if (cpu_us) {
+        *cpu_us = ops ? (cpu_secs() - cpu0) / ops * 1e6 : 0;
+    }
     return ops / ((double)(end - start) / NANOSECONDS_PER_SECOND);
+}
+
+static double bench_run(const BenchOpts *o, BlockBackend *blk, Workload wl,
+                        AioContext **ctx, int nthreads)
+{
+    BenchRun r = { .blk = blk, .wl = wl };
+
+    return bench_run_for(o, &r, o->secs, ctx, nthreads, NULL);
 }
 
 /* randwrite-wt: every write goes to the child and completes a ticket. */
@@ -320,6 +377,341 @@ static int bench_main(const BenchOpts *o)
     return 0;
 }
 
+/* ------------------------------------------- file workloads (W2, W3) */
+
+typedef enum {
+    FWL_ZIPF, FWL_UNIFORM, FWL__MAX,
+} FileWorkload;
+
+static const char *const fwl_names[] = { "zipf-read", "uniform-read" };
+
+typedef enum {
+    FB_HC, FB_FILE, FB_NULL, FB__MAX,
+} FileBackend;
+
+static const char *const fb_names[] = { "hypercache", "file", "null-co" };
+
+/*
+ * Zipf(theta) over @n blocks by inverse transform: rank k (0 the hottest)
+ * has weight 1 / (k + 1)^theta; cdf[k] is the probability of a rank <= k.
+ * Ranks are spread over the blocks by multiplying with a constant prime to
+ * @n, so that the hot blocks are not neighbours.
+ */
+struct Zipf {
+    double *cdf;
+    uint64_t n;
+    uint64_t spread;
+};
+
+static uint64_t gcd64(uint64_t a, uint64_t b)
+{
+    while (b) {
+        uint64_t t = a % b;
+
+        a = b;
+        b = t;
+    }
+    return a;
+}
+
+static void zipf_init(Zipf *z, uint64_t n, double theta)
+{
+    double sum = 0;
+    uint64_t k;
+
+    z->cdf = g_new(double, n);
+    z->n = n;
+    for (k = 0; k < n; k++) {
+        sum += pow(k + 1, -theta);
+        z->cdf[k] = sum;
+    }
+    for (k = 0; k < n; k++) {
+        z->cdf[k] /= sum;
+    }
+    z->spread = 0x9e3779b9u % n;
+    while (z->spread < 2 || gcd64(z->spread, n) != 1) {
+        z->spread++;
+    }
+}
+
+/* The hit ratio of a cache that kept exactly the @blocks hottest blocks. */
+static double zipf_ideal(const Zipf *z, uint64_t blocks)
+{
+    return blocks >= z->n ? 1.0 : z->cdf[blocks - 1];
+}
+
+static uint64_t zipf_block(const Zipf *z, uint64_t *rng)
+{
+    double u = (rng_next(rng) >> 11) / (double)(1ull << 53);
+    uint64_t lo = 0, hi = z->n - 1;
+
+    /* The first rank whose cdf is above u */
+    while (lo < hi) {
+        uint64_t mid = lo + (hi - lo) / 2;
+
+        if (z->cdf[mid] > u) {
+            hi = mid;
+        } else {
+            lo = mid + 1;
+        }
+    }
+    return (uint64_t)(((unsigned __int128)lo * z->spread) % z->n);
+}
+
+static BlockDriverState *file_open_bs(const BenchOpts *o, FileBackend be,
+                                      const char *aio, uint64_t size,
+                                      Error **errp)
+{
+    QDict *opts = qdict_new();
+    const char *pfx = be == FB_HC ? "file." : "";
+    char key[32];
+
+    if (be == FB_NULL) {
+        qdict_put_str(opts, "driver", "null-co");
+        qdict_put_int(opts, "size", size);
+        qdict_put_str(opts, "read-zeroes", "off");
+        return bdrv_open(NULL, NULL, opts, BDRV_O_RDWR, errp);
+    }
+    if (be == FB_HC) {
+        qdict_put_str(opts, "driver", "hypercache");
+        qdict_put_str(opts, "node-name", HC_NODE);
+        qdict_put_str(opts, "size", o->cache_size);
+    }
+    snprintf(key, sizeof(key), "%sdriver", pfx);
+    qdict_put_str(opts, key, "file");
+    snprintf(key, sizeof(key), "%sfilename", pfx);
+    qdict_put_str(opts, key, o->file);
+    snprintf(key, sizeof(key), "%scache.direct", pfx);
+    qdict_put_str(opts, key, "on");
+    snprintf(key, sizeof(key), "%saio", pfx);
+    qdict_put_str(opts, key, aio);
+    /* The bare file and hypercache's child are the same file, both open. */
+    snprintf(key, sizeof(key), "%slocking", pfx);
+    qdict_put_str(opts, key, "off");
+    return bdrv_open(NULL, NULL, opts, BDRV_O_RDWR, errp);
+}
+
+/* o->aio if this kernel takes it, else native, else threads. */
+static BlockBackend *file_open(const BenchOpts *o, FileBackend be,
+                               uint64_t size, AioContext *ctx,
+                               const char **aio)
+{
+    const char *modes[] = { *aio, "native", "threads" };
+    BlockDriverState *bs = NULL;
+    int i;
+
+    for (i = 0; i < ARRAY_SIZE(modes) && !bs; i++) {
+        Error *err = NULL;
+
+        bs = file_open_bs(o, be, modes[i], size, &err);
+        if (!bs) {
+            fprintf(stderr, "bench: %s with aio=%s: %s\n", fb_names[be],
+                    modes[i], error_get_pretty(err));
+            error_free(err);
+        } else {
+            *aio = modes[i];
+        }
+    }
+    if (!bs) {
+        exit(1);
+    }
+    return blk_for(bs, ctx);
+}
+
+typedef struct FileResult {
+    bool done;
+    double *iops[FB__MAX];
+    double *cpu_us[FB__MAX];
+    double *hit_ratio;
+    double *child_reads;    /* missed blocks per second through hypercache */
+} FileResult;
+
+static void hc_stats(double *hit_ratio, uint64_t *miss_blocks)
+{
+    HypercacheInfoList *info = qmp_x_hypercache_query(HC_NODE,
+                                                      &error_abort);
+
+    *hit_ratio = info->value->stats->hit_ratio;
+    *miss_blocks = info->value->stats->miss_blocks;
+    qapi_free_HypercacheInfoList(info);
+}
+
+static void file_print(const BenchOpts *o, const FileResult *res,
+                       const Zipf *z, uint64_t cache_bytes)
+{
+    int wl, be;
+
+    printf("\nfile workloads: 4 KiB random reads, 1 iothread, QD %d, %.1f s "
+           "per run, median of %d runs, %d CPUs, footprint %" PRIu64
+           " MiB, cache %s\n", o->qd, o->secs, o->reps,
+           (int)sysconf(_SC_NPROCESSORS_ONLN), o->footprint >> 20,
+           o->cache_size);
+    printf("zipf(%.2f): a cache holding exactly the hottest blocks would "
+           "hit %.3f\n\n", o->theta, zipf_ideal(z, cache_bytes / BENCH_BS));
+    printf("%-13s %-11s %12s %9s %9s %8s\n", "workload", "backend", "IOPS",
+           "CPU us/IO", "hit", "/file");
+    for (wl = 0; wl < FWL__MAX; wl++) {
+        double file_iops;
+
+        if (!res[wl].done) {
+            continue;
+        }
+        file_iops = median(res[wl].iops[FB_FILE], o->reps);
+        for (be = 0; be < FB__MAX; be++) {
+            double m = median(res[wl].iops[be], o->reps);
+
+            printf("%-13s %-11s %12.0f %9.2f ", fwl_names[wl], fb_names[be],
+                   m, median(res[wl].cpu_us[be], o->reps));
+            if (be == FB_HC) {
+                printf("%9.3f", median(res[wl].hit_ratio, o->reps));
+            } else {
+                printf("%9s", "-");
+            }
+            printf(" %7.2fx\n", m / file_iops);
+        }
+    }
+}
+
+static void json_array(FILE *f, const char *name, const double *v, int n)
+{
+    int i;
+
+    fprintf(f, ", \"%s\": [", name);
+    for (i = 0; i < n; i++) {
+        fprintf(f, "%s%.4f", i ? ", " : "", v[i]);
+    }
+    fprintf(f, "]");
+}
+
+static void file_json(const BenchOpts *o, const FileResult *res,
+                      const Zipf *z, uint64_t cache_bytes, const char *aio)
+{
+    FILE *f = fopen(o->json, "w");
+    const char *sep = "";
+    int wl, be;
+
+    if (!f) {
+        fprintf(stderr, "cannot write %s: %s\n", o->json, strerror(errno));
+        exit(1);
+    }
+    fprintf(f, "{\n  \"mode\": \"file\", \"secs\": %g, \"reps\": %d, "
+            "\"qd\": %d, \"iothreads\": 1,\n  \"cpus\": %d, "
+            "\"block_size\": %d, \"file\": \"%s\", \"aio\": \"%s\",\n"
+            "  \"footprint_bytes\": %" PRIu64 ", \"cache_size\": \"%s\", "
+            "\"cache_bytes\": %" PRIu64 ",\n  \"theta\": %g, "
+            "\"warm_secs\": %g, \"zipf_ideal_hit_ratio\": %.4f,\n"
+            "  \"results\": [\n", o->secs, o->reps, o->qd,
+            (int)sysconf(_SC_NPROCESSORS_ONLN), BENCH_BS, o->file, aio,
+            o->footprint, o->cache_size, cache_bytes, o->theta, o->warm,
+            zipf_ideal(z, cache_bytes / BENCH_BS));
+    for (wl = 0; wl < FWL__MAX; wl++) {
+        if (!res[wl].done) {
+            continue;
+        }
+        for (be = 0; be < FB__MAX; be++) {
+            fprintf(f, "%s    {\"workload\": \"%s\", \"backend\": \"%s\", "
+                    "\"median\": %.0f", sep, fwl_names[wl], fb_names[be],
+                    median(res[wl].iops[be], o->reps));
+            sep = ",\n";
+            json_array(f, "iops", res[wl].iops[be], o->reps);
+            json_array(f, "cpu_us_per_io", res[wl].cpu_us[be], o->reps);
+            if (be == FB_HC) {
+                json_array(f, "hit_ratio", res[wl].hit_ratio, o->reps);
+                json_array(f, "child_reads_per_s", res[wl].child_reads,
+                           o->reps);
+            }
+            fprintf(f, "}");
+        }
+    }
+    fprintf(f, "\n  ]\n}\n");
+    fclose(f);
+}
+
+static int bench_file_main(BenchOpts *o)
+{
+    IOThread *iothread = iothread_new();
+    AioContext *ctx = iothread_get_aio_context(iothread);
+    FileResult res[FWL__MAX] = { 0 };
+    const char *aio = o->aio;
+    uint64_t cache_bytes;
+    struct stat st;
+    Zipf zipf;
+    int wl, be, rep;
+
+    if (stat(o->file, &st) < 0) {
+        fprintf(stderr, "bench: %s: %s\n", o->file, strerror(errno));
+        return 1;
+    }
+    if (!o->footprint || o->footprint > st.st_size) {
+        o->footprint = st.st_size;
+    }
+    if (o->footprint < 16 * BENCH_BS ||
+        qemu_strtosz(o->cache_size, NULL, &cache_bytes) < 0) {
+        fprintf(stderr, "bench: footprint or cache size too small\n");
+        return 2;
+    }
+    zipf_init(&zipf, o->footprint / BENCH_BS, o->theta);
+
+    for (wl = 0; wl < FWL__MAX; wl++) {
+        BenchRun run = { .wl = WL_READ, .nblocks = o->footprint / BENCH_BS,
+                         .zipf = wl == FWL_ZIPF ? &zipf : NULL };
+        BlockBackend *blk[FB__MAX];
+
+        if (o->workload && strcmp(o->workload, fwl_names[wl])) {
+            continue;
+        }
+        for (be = 0; be < FB__MAX; be++) {
+            blk[be] = file_open(o, be, o->footprint, ctx, &aio);
+            res[wl].iops[be] = g_new0(double, o->reps);
+            res[wl].cpu_us[be] = g_new0(double, o->reps);
+        }
+        res[wl].hit_ratio = g_new0(double, o->reps);
+        res[wl].child_reads = g_new0(double, o->reps);
+
+        /* Warm: the cache reaches its steady state before it is timed. */
+        run.blk = blk[FB_HC];
+        bench_run_for(o, &run, o->warm, &ctx, 1, NULL);
+
+        for (rep = 0; rep < o->reps; rep++) {
+            for (be = 0; be < FB__MAX; be++) {
+                double iops, hit = 0;
+                uint64_t missed = 0;
+                char note[32] = "";
+
+                if (be == FB_HC) {
+                    qmp_x_hypercache_reset_stats(HC_NODE, &error_abort);
+                }
+                run.blk = blk[be];
+                iops = bench_run_for(o, &run, o->secs, &ctx, 1,
+                                     &res[wl].cpu_us[be][rep]);
+                res[wl].iops[be][rep] = iops;
+                if (be == FB_HC) {
+                    hc_stats(&hit, &missed);
+                    res[wl].hit_ratio[rep] = hit;
+                    res[wl].child_reads[rep] = missed / o->secs;
+                    snprintf(note, sizeof(note), " hit %.3f", hit);
+                }
+                fprintf(stderr, "%-13s %-11s rep %d: %10.0f IOPS %6.2f us "
+                        "CPU/IO%s\n", fwl_names[wl], fb_names[be], rep + 1,
+                        iops, res[wl].cpu_us[be][rep], note);
+            }
+        }
+        res[wl].done = true;
+        for (be = 0; be < FB__MAX; be++) {
+            blk_set_aio_context(blk[be], qemu_get_aio_context(),
+                                &error_abort);
+            blk_unref(blk[be]);
+        }
+    }
+    iothread_join(iothread);
+
+    file_print(o, res, &zipf, cache_bytes);
+    if (o->json) {
+        file_json(o, res, &zipf, cache_bytes, aio);
+    }
+    return 0;
+}
+
 static bool parse_bench(int argc, char **argv, BenchOpts *o)
 {
     int i;
@@ -346,12 +738,41 @@ static bool parse_bench(int argc, char **argv, BenchOpts *o)
             o->workload = v;
         } else if (!strcmp(a, "--json")) {
             o->json = v;
+        } else if (!strcmp(a, "--file")) {
+            o->file = v;
+        } else if (!strcmp(a, "--cache-size")) {
+            o->cache_size = v;
+        } else if (!strcmp(a, "--footprint")) {
+            if (qemu_strtosz(v, NULL, &o->footprint) < 0) {
+                return false;
+            }
+        } else if (!strcmp(a, "--theta")) {
+            o->theta = g_ascii_strtod(v, NULL);
+        } else if (!strcmp(a, "--warm")) {
+            o->warm = g_ascii_strtod(v, NULL);
+        } else if (!strcmp(a, "--aio")) {
+            o->aio = v;
         } else {
             return false;
         }
         i++;
     }
-    if (o->workload) {
+    if (!o->qd) {
+        /* W7: 16 per iothread; W2 through NBD had 4 jobs x QD 8 */
+        o->qd = o->file ? 32 : 16;
+    }
+    if (o->workload && o->file) {
+        for (i = 0; i < FWL__MAX; i++) {
+            if (!strcmp(o->workload, fwl_names[i])) {
+                break;
+            }
+        }
+        if (i == FWL__MAX) {
+            fprintf(stderr, "--workload with --file must be zipf-read or "
+                    "uniform-read, not '%s'\n", o->workload);
+            return false;
+        }
+    } else if (o->workload) {
         for (i = 0; i < WL__MAX; i++) {
             if (!strcmp(o->workload, wl_names[i])) {
                 break;
@@ -363,19 +784,29 @@ static bool parse_bench(int argc, char **argv, BenchOpts *o)
             return false;
         }
     }
+    if (o->file) {
+        return o->secs > 0 && o->reps > 0 && o->qd > 0 && o->theta > 0 &&
+            o->warm >= 0;
+    }
     return o->secs > 0 && o->reps > 0 && o->qd > 0 &&
         o->threads >= 2 && o->threads <= MAX_THREADS;
 }
 
 int hypercache_mq_bench(int argc, char **argv)
 {
-    BenchOpts bo = { .secs = 2, .reps = 5, .threads = 2, .qd = 16 };
+    BenchOpts bo = { .secs = 2, .reps = 5, .threads = 2, .qd = 0,
+                     .cache_size = "5M", .theta = 1.2, .warm = 2,
+                     .aio = "io_uring" };
 
     if (!parse_bench(argc, argv, &bo)) {
         fprintf(stderr, "usage: %s --bench [--secs S] [--reps N] "
                 "[--threads N] [--qd N] [--workload NAME] "
-                "[--json FILE]\n", argv[0]);
+                "[--json FILE]\n"
+                "       %s --bench --file PATH [--cache-size SIZE] "
+                "[--footprint SIZE] [--theta T] [--warm S] [--aio MODE] "
+                "[--secs S] [--reps N] [--qd N] [--workload NAME] "
+                "[--json FILE]\n", argv[0], argv[0]);
         return 2;
     }
-    return bench_main(&bo);
+    return bo.file ? bench_file_main(&bo) : bench_main(&bo);
 }
