@@ -799,15 +799,137 @@ static void hypercache_reopen_abort(BDRVReopenState *state)
 
 /* ----------------------------------------------------------------- I/O */
 
+/*
+ * Copy [from, to) of a miss run read into the cache slots @iov (which start
+ * at @seg_offset) to the caller's @qiov, whose byte @qiov_offset is the
+ * request's @offset.
+ */
+static void hypercache_copy_out(QEMUIOVector *qiov, size_t qiov_offset,
+                                int64_t offset, const struct iovec *iov,
+                                int iovcnt, int64_t seg_offset, int64_t from,
+                                int64_t to)
+{
+    int64_t pos = seg_offset;
+    int i;
+
+    for (i = 0; i < iovcnt && pos < to; i++) {
+        int64_t lo = MAX(pos, from);
+        int64_t hi = MIN(pos + (int64_t)iov[i].iov_len, to);
+
+        if (lo < hi) {
+            qemu_iovec_from_buf(qiov, qiov_offset + (lo - offset),
+                                (const uint8_t *)iov[i].iov_base + (lo - pos),
+                                hi - lo);
+        }
+        pos += iov[i].iov_len;
+    }
+}
+
+/* One read request: its plan and what its miss runs need to know. */
+typedef struct HypercacheRead {
+    BlockDriverState *bs;
+    hc_read_plan *plan;
+    int64_t offset;             /* the request, not the plan's blocks */
+    int64_t bytes;
+    QEMUIOVector *qiov;
+    size_t qiov_offset;
+    BdrvRequestFlags flags;
+
+    unsigned in_flight;         /* miss runs being read */
+    int ret;                    /* first error */
+    Coroutine *waiter;          /* the request, waiting for its runs */
+} HypercacheRead;
+
+/*
+ * Read miss run @i of @r's plan.  A run the cache admits is read straight
+ * into its reserved slots and copied once to the caller; any other run is
+ * read straight into the caller's buffer, no copy at all.  The caller's
+ * buffer is never the source of a fill: the guest may change it meanwhile,
+ * and what enters the cache is served to every later reader.
+ */
+static int coroutine_fn GRAPH_RDLOCK
+hypercache_read_miss(HypercacheRead *r, size_t i)
+{
+    BlockDriverState *bs = r->bs;
+    BDRVHypercacheState *s = bs->opaque;
+    const hc_read_seg *seg = hc_read_plan_seg(r->plan, i);
+    int64_t end_of_child = bs->total_sectors * BDRV_SECTOR_SIZE;
+    int64_t from = MAX((int64_t)seg->offset, r->offset);
+    int64_t to = MIN((int64_t)(seg->offset + seg->len), r->offset + r->bytes);
+    int64_t child_len;
+    QEMUIOVector slots;
+    int ret;
+
+    trace_hypercache_read_miss(bs, seg->offset, seg->len);
+    BLKDBG_CO_EVENT(bs->file, BLKDBG_READ_AIO);
+    if (!seg->fill_iov) {
+        /* Not cached: only the bytes asked for, into the caller's buffer. */
+        ret = bdrv_co_preadv_part(bs->file, from, to - from, r->qiov,
+                                  r->qiov_offset + (from - r->offset),
+                                  r->flags);
+        if (ret < 0) {
+            trace_hypercache_error(bs, "read", ret);
+            hc_read_failed(s->cache, r->plan, i, ret);
+        }
+        return ret;
+    }
+
+    qemu_iovec_init_external(&slots, (struct iovec *)seg->fill_iov,
+                             seg->fill_iovcnt);
+    child_len = MIN((int64_t)seg->len, end_of_child - (int64_t)seg->offset);
+    child_len = MAX(child_len, 0);
+    if (child_len < (int64_t)seg->len) {
+        /* The tail of a last, partial block reads as zeroes. */
+        qemu_iovec_memset(&slots, child_len, 0, seg->len - child_len);
+    }
+    ret = child_len ? bdrv_co_preadv(bs->file, seg->offset, child_len, &slots,
+                                     r->flags & ~BDRV_REQ_REGISTERED_BUF) : 0;
+    if (ret < 0) {
+        trace_hypercache_error(bs, "read", ret);
+        hc_read_failed(s->cache, r->plan, i, ret);
+        return ret;
+    }
+    hc_read_fill_done(s->cache, r->plan, i);
+    hypercache_copy_out(r->qiov, r->qiov_offset, r->offset, seg->fill_iov,
+                        seg->fill_iovcnt, seg->offset, from, to);
+    return 0;
+}
+
+typedef struct HypercacheReadRun {
+    HypercacheRead *r;
+    size_t i;
+} HypercacheReadRun;
+
+/* A miss run read beside others of its request (entered directly). */
+static void coroutine_fn hypercache_read_run_entry(void *opaque)
+{
+    HypercacheReadRun run = *(HypercacheReadRun *)opaque;
+    HypercacheRead *r = run.r;
+    int ret;
+
+    bdrv_graph_co_rdlock();
+    ret = hypercache_read_miss(r, run.i);
+    bdrv_graph_co_rdunlock();
+
+    if (ret < 0 && r->ret == 0) {
+        r->ret = ret;
+    }
+    if (--r->in_flight == 0 && r->waiter) {
+        aio_co_wake(r->waiter);
+    }
+}
+
 static int coroutine_fn GRAPH_RDLOCK
 hypercache_co_preadv_part(BlockDriverState *bs, int64_t offset, int64_t bytes,
                           QEMUIOVector *qiov, size_t qiov_offset,
                           BdrvRequestFlags flags)
 {
     BDRVHypercacheState *s = bs->opaque;
-    int64_t end_of_child = bs->total_sectors * BDRV_SECTOR_SIZE;
-    hc_read_plan *plan;
-    size_t i, n;
+    HypercacheRead r = {
+        .bs = bs, .offset = offset, .bytes = bytes, .qiov = qiov,
+        .qiov_offset = qiov_offset, .flags = flags,
+    };
+    size_t i, n, last_miss = SIZE_MAX;
     int hits = 0, misses = 0;
     int ret;
 
@@ -816,60 +938,58 @@ hypercache_co_preadv_part(BlockDriverState *bs, int64_t offset, int64_t bytes,
         return bdrv_co_preadv_part(bs->file, offset, bytes, qiov, qiov_offset,
                                    flags);
     }
-    ret = hc_read_begin(s->cache, offset, bytes, &plan);
+    ret = hc_read_begin(s->cache, offset, bytes, &r.plan);
     if (ret < 0) {
         return ret;
     }
-    n = hc_read_plan_count(plan);
-    for (i = 0; i < n && ret >= 0; i++) {
-        const hc_read_seg *seg = hc_read_plan_seg(plan, i);
-        /* The plan covers whole blocks; the request may not. */
-        int64_t from = MAX((int64_t)seg->offset, offset);
-        int64_t to = MIN((int64_t)(seg->offset + seg->len), offset + bytes);
-        int64_t child_len;
-        void *buf;
+    n = hc_read_plan_count(r.plan);
+    for (i = 0; i < n; i++) {
+        const hc_read_seg *seg = hc_read_plan_seg(r.plan, i);
+        int64_t from, to;
 
-        if (seg->hit) {
-            hits++;
-            trace_hypercache_read_hit(bs, from, to - from);
-            qemu_iovec_from_buf(qiov, qiov_offset + (from - offset),
-                                (const uint8_t *)seg->hit +
-                                (from - seg->offset), to - from);
+        if (!seg->hit) {
+            misses++;
+            last_miss = i;
             continue;
         }
+        /* The plan covers whole blocks; the request may not. */
+        from = MAX((int64_t)seg->offset, offset);
+        to = MIN((int64_t)(seg->offset + seg->len), offset + bytes);
+        hits++;
+        trace_hypercache_read_hit(bs, from, to - from);
+        qemu_iovec_from_buf(qiov, qiov_offset + (from - offset),
+                            (const uint8_t *)seg->hit + (from - seg->offset),
+                            to - from);
+    }
 
-        misses++;
-        trace_hypercache_read_miss(bs, seg->offset, seg->len);
-        /* Never fill the cache from the caller's buffer: bounce. */
-        buf = qemu_try_blockalign(bs->file->bs, seg->len);
-        if (!buf) {
-            ret = -ENOMEM;
+    /*
+     * All miss runs at once: each but the last in a coroutine of its own,
+     * the last in this one, which then waits for the others.
+     */
+    for (i = 0; i < n && misses; i++) {
+        HypercacheReadRun run = { .r = &r, .i = i };
+
+        if (hc_read_plan_seg(r.plan, i)->hit) {
+            continue;
+        }
+        if (i == last_miss) {
+            ret = hypercache_read_miss(&r, i);
+            if (ret < 0 && r.ret == 0) {
+                r.ret = ret;
+            }
             break;
         }
-        child_len = MIN((int64_t)seg->len, end_of_child - (int64_t)seg->offset);
-        if (child_len < (int64_t)seg->len) {
-            /* The tail of a last, partial block reads as zeroes. */
-            memset((uint8_t *)buf + MAX(child_len, 0), 0,
-                   seg->len - MAX(child_len, 0));
-        }
-        BLKDBG_CO_EVENT(bs->file, BLKDBG_READ_AIO);
-        ret = child_len > 0 ?
-            bdrv_co_pread(bs->file, seg->offset, child_len, buf,
-                          flags & ~BDRV_REQ_REGISTERED_BUF) : 0;
-        if (ret >= 0) {
-            qemu_iovec_from_buf(qiov, qiov_offset + (from - offset),
-                                (uint8_t *)buf + (from - seg->offset),
-                                to - from);
-            hc_read_fill(s->cache, plan, i, buf);
-        } else {
-            trace_hypercache_error(bs, "read", ret);
-            hc_read_failed(s->cache, plan, i, ret);
-        }
-        qemu_vfree(buf);
+        r.in_flight++;
+        qemu_coroutine_enter(qemu_coroutine_create(hypercache_read_run_entry,
+                                                   &run));
+    }
+    while (r.in_flight) {
+        r.waiter = qemu_coroutine_self();
+        qemu_coroutine_yield();
     }
     trace_hypercache_read(bs, offset, bytes, hits, misses);
-    hc_read_end(s->cache, plan);
-    return ret < 0 ? ret : 0;
+    hc_read_end(s->cache, r.plan);
+    return r.ret;
 }
 
 /*
