@@ -219,7 +219,7 @@ hc_boot() {
     printf '%q ' "${cmd[@]}" > "$dir/$name.cmdline"
 
     hc_log "$name: booting (${HC_ACCEL:-tcg}, limit ${t}s)"
-    local t0=$SECONDS timed_out=0 st
+    local t0=$SECONDS timed_out=0 st hook_failed=0
     "${cmd[@]}" > "$dir/$name.qemu.log" 2>&1 &
     HC_QEMU_PID=$!
     HC_SEEN=0
@@ -227,13 +227,22 @@ hc_boot() {
         hc_relay_progress "$log" "$name"
         if [ -n "$hook" ] && [ -f "$log" ] &&
             tr -d '\r' < "$log" | grep -qE '^===HC-RESULT-END|Kernel panic'; then
-            # Wait for the guest's poweroff to land, so its I/O is complete.
-            for _ in $(seq 1 60); do
-                st=$(hc_qmp "$qmp" --status 2>/dev/null || true)
-                [ "$st" = shutdown ] || [ "$st" = guest-panicked ] && break
+            # Wait for the guest's poweroff to land (its final sync can
+            # take a while: write-back of the whole WB), so its I/O is
+            # complete when the hook reads statistics; within the boot's
+            # own limit.
+            st=
+            while [ "$st" != shutdown ] && [ "$st" != guest-panicked ] &&
+                [ $((SECONDS - t0)) -le "$t" ]; do
                 sleep 0.5
+                st=$(hc_qmp "$qmp" --status 2>/dev/null || true)
             done
-            "$hook" "$qmp" || hc_log "$name: hook $hook failed (rc $?)"
+            if [ "$st" = shutdown ] || [ "$st" = guest-panicked ]; then
+                "$hook" "$qmp" || hc_log "$name: hook $hook failed (rc $?)"
+            else
+                hc_log "$name: the guest did not power off within ${t}s (QEMU status '$st'); $hook not run"
+                hook_failed=1
+            fi
             hc_qmp "$qmp" quit > /dev/null 2>&1 || true
             break
         fi
@@ -262,6 +271,10 @@ hc_boot() {
         return "$grc"
     fi
     hc_log "$name: guest script exited $grc after $((SECONDS - t0))s"
+    if [ "$hook_failed" = 1 ] && [ "$grc" = 0 ]; then
+        hc_show_failure "$name"
+        return 124
+    fi
     return "$grc"
 }
 

@@ -6,14 +6,19 @@
   qmp.py SOCKET --blockstats          print query-blockstats as a table
   qmp.py SOCKET --status              print the run state (running, shutdown...)
   qmp.py SOCKET --hypercache [NODE]   print x-hypercache-query compactly
+  qmp.py SOCKET --wait-stat NODE STAT MIN TIMEOUT
+                                      poll x-hypercache-query until NODE's
+                                      statistic STAT is >= MIN; print its
+                                      last value (5: not within TIMEOUT s)
 
 Exit status: 0 ok, 2 QMP error, 3 CommandNotFound (so callers can tell a
 missing command, e.g. x-hypercache-query on a QEMU without hypercache,
-from a real failure), 4 cannot connect.
+from a real failure), 4 cannot connect, 5 --wait-stat timed out.
 """
 import json
 import socket
 import sys
+import time
 
 
 class QMPError(Exception):
@@ -23,7 +28,8 @@ class QMPError(Exception):
 
 
 class QMP:
-    def __init__(self, path, timeout=10.0):
+    # A loaded machine running TCG guests can take seconds to answer.
+    def __init__(self, path, timeout=60.0):
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.sock.settimeout(timeout)
         self.sock.connect(path)
@@ -110,6 +116,16 @@ def hypercache_table(ret):
     return "\n".join(out)
 
 
+def wait_stat(q, node, stat, minimum, timeout):
+    """Poll NODE's STAT until it is >= MINIMUM: (reached, last value)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        val = q.cmd("x-hypercache-query", {"node-name": node})[0]["stats"][stat]
+        if val >= minimum or time.monotonic() >= deadline:
+            return val >= minimum, val
+        time.sleep(0.1)
+
+
 def main(argv):
     if len(argv) < 3:
         print(__doc__, file=sys.stderr)
@@ -130,6 +146,14 @@ def main(argv):
                 print(hypercache_table(ret))
             except (AttributeError, TypeError, ValueError):
                 print(json.dumps(ret, indent=2, sort_keys=True))
+        elif what == "--wait-stat":
+            node, stat, minimum, timeout = argv[3:7]
+            ok, val = wait_stat(q, node, stat, int(minimum), float(timeout))
+            print(val)
+            if not ok:
+                print(f"qmp: {node} {stat} stayed below {minimum} for "
+                      f"{timeout} s (last {val})", file=sys.stderr)
+                return 5
         elif what == "--status":
             print(q.cmd("query-status").get("status"))
         else:
