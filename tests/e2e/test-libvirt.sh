@@ -45,7 +45,7 @@ DOC_IMAGE=/var/lib/libvirt/images/hypercache-demo.raw
 DOC_HC_OPTS=driver=hypercache,node-name=hc0,file=disk0,size=256M
 PKGS=(libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients libxml2-utils)
 IMG_MIB=64
-GUEST_TIMEOUT=${HC_BOOT_TIMEOUT:-120}
+GUEST_TIMEOUT=${HC_BOOT_TIMEOUT:-300}
 fail_now() { echo "FAIL: $*"; exit 1; }
 
 # ---- inside the private mount namespace ------------------------------------

@@ -16,7 +16,8 @@
 #   lv_private_dirs STATE  bind-mount STATE/{etc,run,lib,cache,log} and the
 #                          user files (call inside the namespace)
 #   lv_start STATE         write the configs and start libvirtd; wait for
-#                          its socket
+#                          its socket and QEMU driver (LV_START_TIMEOUT,
+#                          60 s each)
 #   lv_stop                stop libvirtd and any QEMU it left behind
 #   lv_virsh ARGS...       virsh on the private daemon, 60 s limit
 #
@@ -70,22 +71,24 @@ lv_start() {
     libvirtd -f /etc/libvirt/libvirtd.conf -p /run/libvirt/libvirtd.pid \
         > "$state/libvirtd.out" 2>&1 &
     LV_PID=$!
-    for _ in $(seq 1 100); do
-        [ -S /run/libvirt/libvirt-sock ] && break
-        kill -0 "$LV_PID" 2>/dev/null || break
+    # Generous limits: on a loaded machine libvirtd takes its time.
+    local t0=$SECONDS limit=${LV_START_TIMEOUT:-60}
+    while ! [ -S /run/libvirt/libvirt-sock ] && kill -0 "$LV_PID" 2>/dev/null &&
+        [ $((SECONDS - t0)) -lt "$limit" ]; do
         sleep 0.1
     done
     if ! kill -0 "$LV_PID" 2>/dev/null || ! [ -S /run/libvirt/libvirt-sock ]; then
-        echo "libvirtd did not start; its output and log:" >&2
+        echo "libvirtd did not start (or made no socket within ${limit}s); its output and log:" >&2
         cat "$state/libvirtd.out" /var/log/libvirt/libvirtd.log >&2 2>/dev/null || true
         return 1
     fi
     # The socket appears before the drivers are up; wait for the QEMU driver.
-    for _ in $(seq 1 100); do
+    t0=$SECONDS
+    while [ $((SECONDS - t0)) -lt "$limit" ]; do
         lv_virsh uri > /dev/null 2>&1 && return 0
-        sleep 0.1
+        sleep 0.2
     done
-    echo "libvirtd's QEMU driver did not come up:" >&2
+    echo "libvirtd's QEMU driver did not come up within ${limit}s:" >&2
     cat /var/log/libvirt/libvirtd.log >&2 2>/dev/null || true
     return 1
 }
