@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """Crash consistency of hypercache: SIGKILL qemu-storage-daemon, check the image.
 
-  crash.py [--trials N] [--seed S] [--dir DIR] [--max-run SEC] [--selftest]
+  crash.py [--trials N] [--seed S] [--dir DIR] [--max-batches N] [--selftest]
 
 Each trial starts qemu-storage-daemon with a hypercache node (random size,
 block size, mode, policy, watermarks and max-dirty-age) over a raw image,
@@ -12,11 +12,18 @@ against what was acknowledged, and flushes.  Every 4 KiB block written
 carries a header (magic, block number, version) and a body derived from
 them, so a torn, misplaced or garbage block is recognisable.
 
-QEMU is killed with SIGKILL at a random moment, chosen per trial:
-  flush-pending   a few ms after a flush was sent, before its reply;
+QEMU is killed with SIGKILL at a moment chosen per trial, after a number
+of write batches drawn from the seed (not after a time, so a slow machine
+does the same work before the kill as a fast one) and once WB holds dirty
+data (in write-back mode; the trial waits for that, up to 60 s):
+  flush-pending   0-4 ms after a flush was sent, while its reply has not
+                  come (a flush answered first is taken as completed, and
+                  the trial writes and tries again);
   flush-done      right after a flush reply arrived;
-  background      at a random time, with small watermarks and ages so that
+  background      in the middle of a batch, after a random number of its
+                  replies, mostly with small watermarks and ages so that
                   background write-back is running.
+The daemon dying before the kill is a failure, not part of the exercise.
 Then the image file itself is checked, block by block:
   - a block whose last write was acknowledged before a completed flush (or
     by a FUA write) holds that version or a later-issued one, byte for byte;
@@ -26,19 +33,19 @@ The next trial restarts the daemon on the same image and first reads the
 whole disk through a fresh hypercache node: it must equal the file.
 
 Prints the seed of every trial: `crash.py --trials 1 --seed S` replays one
-(timing differs, the operations do not).  Exit 0 on success, 1 on a
-violation (the image is kept for inspection).
+(timing differs, the operations up to the kill do not).  Exit 0 on
+success, 1 on a violation (the image is kept for inspection).
 """
 import argparse
 import os
 import random
+import select
 import signal
 import socket
 import struct
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -121,6 +128,13 @@ class Violation(Exception):
     pass
 
 
+# How long a trial goes on writing for the state its kill needs (dirty
+# data in WB) before it gives up and fails.
+CONDITION_TIMEOUT = 60.0
+# Flushes a flush-pending trial sends before giving up on killing one.
+FLUSH_ATTEMPTS = 20
+
+
 class Trial:
     def __init__(self, args, idx, seed, img, vstate):
         self.args = args
@@ -134,8 +148,11 @@ class Trial:
         self.acked = {}          # blk -> newest acknowledged version
         self.next_ver = (idx + 1) << 32
         self.dirty_seen = 0
+        self.dirty_at_kill = 0
         self.flushes = 0
         self.writes = 0
+        self.killed = False
+        self.at_kill = ''       # what was in flight when the kill landed
 
     def config(self):
         r = self.rng
@@ -180,21 +197,23 @@ class Trial:
                '--monitor', 'chardev=m0']
         self.log = open(os.path.join(d, 'qsd.log'), 'w')
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=self.log)
-        t0 = time.time()
+        t0 = time.monotonic()
         while not (os.path.exists(self.sock) and os.path.exists(self.qmp_path)):
-            if self.proc.poll() is not None or time.time() - t0 > 20:
-                raise RuntimeError('qemu-storage-daemon did not start: ' +
-                                   open(self.log.name).read())
+            if self.proc.poll() is not None or time.monotonic() - t0 > 60:
+                raise RuntimeError('qemu-storage-daemon did not start within '
+                                   '60 s: ' + open(self.log.name).read())
             time.sleep(0.01)
         self.nbd = NBDClient(self.sock)
         self.qmp = QMP(self.qmp_path)
         assert self.nbd.size == DISK, self.nbd.size
 
     def kill(self):
+        self.killed = True
         try:
             os.kill(self.proc.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+        self.proc.wait()
 
     def check_restart_read(self):
         """The whole disk through a fresh node equals the file."""
@@ -229,97 +248,166 @@ class Trial:
         h = self.nbd.send(1, blk * BS, n * BS, data, flags=1 if fua else 0)
         return h, ('w', blk, vers, fua)
 
+    def stats(self):
+        return self.qmp.cmd('x-hypercache-query',
+                            {'node-name': 'hc0'})[0]['stats']
+
+    def kill_state_ready(self):
+        """True once the kill would find what the trial is about: dirty
+        data in WB (write-back mode; other modes keep none)."""
+        if self.opts['mode'] != 'writeback':
+            return True
+        self.dirty_at_kill = self.stats()['dirty-bytes']
+        self.dirty_seen = max(self.dirty_seen, self.dirty_at_kill)
+        return self.dirty_at_kill > 0
+
+    def batch(self, hot, kill_frac=None):
+        """One batch of writes and reads; with kill_frac, SIGKILL the daemon
+        once that share of its replies has arrived (at least one request
+        still in flight)."""
+        r = self.rng
+        reqs = {}
+        used = set()
+        for _ in range(r.randint(1, 16)):
+            n = r.choice([1, 1, 1, 2, 4, 16])
+            if r.random() < 0.7:
+                blk = hot + r.randrange(1024 - n)
+            else:
+                blk = r.randrange(NBLK - n)
+            if used & set(range(blk, blk + n)):
+                continue
+            used |= set(range(blk, blk + n))
+            h, what = self.issue_write(blk, n, r.random() < 0.05)
+            reqs[h] = what
+        # Reads of acknowledged blocks not being written now.
+        for _ in range(r.randint(0, 4)):
+            cand = [b for b in (hot + r.randrange(1024),
+                                r.randrange(NBLK))
+                    if b not in used]
+            for b in cand:
+                h = self.nbd.send(0, b * BS, BS)
+                reqs[h] = ('r', b, None, False)
+        verified = 0
+        kill_after = None
+        if kill_frac is not None:
+            kill_after = int(kill_frac * len(reqs))
+        while reqs:
+            if kill_after is not None and kill_after <= 0:
+                self.at_kill = f'{len(reqs)} requests in flight'
+                self.kill()
+                return verified
+            h, err, data = self.nbd.reply()
+            if kill_after is not None:
+                kill_after -= 1
+            kind, blk, vers, fua = reqs.pop(h)
+            if err:
+                raise Violation(f'request failed: errno {err}')
+            if kind == 'w':
+                self.writes += 1
+                for b, v in zip(range(blk, blk + len(vers)), vers):
+                    self.acked[b] = v
+                    if fua:
+                        self.vstate[b] = [v, set()]
+            else:
+                want = self.acked.get(blk, self.vstate[blk][0])
+                got = decode(data, blk)
+                verified += BS
+                if got != want and not (want == 0 and got == 0):
+                    raise Violation(
+                        f'read of block {blk} returned version {got},'
+                        f' expected {want} (newest acknowledged)')
+        return verified
+
+    def flush(self):
+        self.nbd.send(3)
+        h, err, _ = self.nbd.reply()
+        if err:
+            raise Violation(f'flush failed: errno {err}')
+        self.flush_completed()
+
+    def kill_in_flush(self, hot, delay):
+        """SIGKILL while a flush is out and unanswered."""
+        for attempt in range(FLUSH_ATTEMPTS):
+            self.nbd.send(3)
+            time.sleep(delay if attempt == 0 else 0)
+            if not select.select([self.nbd.s], [], [], 0)[0]:
+                self.kill()
+                # A reply sent before the daemon died is still readable:
+                # then the flush completed, and its data must be there.
+                try:
+                    h, err, _ = self.nbd.reply()
+                except (ConnectionError, OSError):
+                    self.at_kill = f'flush pending (attempt {attempt + 1})'
+                    return 0
+                if not err:
+                    self.flush_completed()
+                self.at_kill = 'flush answered just before the kill'
+                return 0
+            # Answered before the kill could land: completed; write more
+            # so that the next flush has work, and try again at once.
+            h, err, _ = self.nbd.reply()
+            if err:
+                raise Violation(f'flush failed: errno {err}')
+            self.flush_completed()
+            self.batch(hot)
+        raise Violation(f'{FLUSH_ATTEMPTS} flushes were all answered before '
+                        f'the kill could land: nothing was killed mid-flush')
+
     def run(self):
         r = self.rng
-        opts = self.config()
+        opts = self.opts = self.config()
         self.start(opts)
         verified = self.check_restart_read()
-        deadline = time.time() + r.uniform(0.05, self.args.max_run)
-        killer = None
-        if self.kind == 'background':
-            killer = threading.Timer(deadline - time.time(), self.kill)
-            killer.start()
+        # Where the kill lands, all drawn now: the operations before it
+        # then depend on the seed alone.
+        kill_batch = r.randint(1, self.args.max_batches)
+        kill_frac = r.random()     # share of the last batch's replies
+        delay = r.uniform(0, 0.004)
         hot = r.randrange(NBLK - 1024)      # a hot region, plus anywhere
         batches = 0
+        waited = None
         try:
-            while True:
-                if self.kind != 'background' and time.time() > deadline:
-                    # Flush, and kill around it.
-                    self.nbd.send(3)
-                    if self.kind == 'flush-pending':
-                        time.sleep(r.uniform(0, 0.004))
-                        self.kill()
-                        self.nbd.reply()          # raises: server gone
-                    else:
-                        self.nbd.reply()
-                        self.flush_completed()
-                        self.kill()
-                    break
-                reqs = {}
-                used = set()
-                for _ in range(r.randint(1, 16)):
-                    n = r.choice([1, 1, 1, 2, 4, 16])
-                    if r.random() < 0.7:
-                        blk = hot + r.randrange(1024 - n)
-                    else:
-                        blk = r.randrange(NBLK - n)
-                    if used & set(range(blk, blk + n)):
-                        continue
-                    used |= set(range(blk, blk + n))
-                    h, what = self.issue_write(blk, n, r.random() < 0.05)
-                    reqs[h] = what
-                # Reads of acknowledged blocks not being written now.
-                for _ in range(r.randint(0, 4)):
-                    cand = [b for b in (hot + r.randrange(1024),
-                                        r.randrange(NBLK))
-                            if b not in used]
-                    for b in cand:
-                        h = self.nbd.send(0, b * BS, BS)
-                        reqs[h] = ('r', b, None, False)
-                while reqs:
-                    h, err, data = self.nbd.reply()
-                    kind, blk, vers, fua = reqs.pop(h)
-                    if err:
-                        raise Violation(f'request failed: errno {err}')
-                    if kind == 'w':
-                        self.writes += 1
-                        for b, v in zip(range(blk, blk + len(vers)), vers):
-                            self.acked[b] = v
-                            if fua:
-                                self.vstate[b] = [v, set()]
-                    else:
-                        want = self.acked.get(blk, self.vstate[blk][0])
-                        got = decode(data, blk)
-                        verified += BS
-                        if got != want and not (want == 0 and got == 0):
-                            raise Violation(
-                                f'read of block {blk} returned version {got},'
-                                f' expected {want} (newest acknowledged)')
+            while not self.killed:
+                if batches >= kill_batch:
+                    if self.kill_state_ready():
+                        if self.kind == 'flush-pending':
+                            verified += self.kill_in_flush(hot, delay)
+                        elif self.kind == 'flush-done':
+                            self.flush()
+                            self.at_kill = 'right after a flush reply'
+                            self.kill()
+                        else:
+                            verified += self.batch(hot, kill_frac=kill_frac)
+                        break
+                    if waited is None:
+                        waited = time.monotonic()
+                    elif time.monotonic() - waited > CONDITION_TIMEOUT:
+                        raise Violation(
+                            f'WB held no dirty data after {batches} batches '
+                            f'and {CONDITION_TIMEOUT:.0f} s more of writes: '
+                            f'the kill would test nothing')
+                verified += self.batch(hot)
                 batches += 1
                 if self.args.selftest:
                     # Pretend a flush completed without sending one: the
                     # check must then find acknowledged data missing.
                     self.flush_completed()
                 if r.random() < 0.15:
-                    self.nbd.send(3)
-                    h, err, _ = self.nbd.reply()
-                    if err:
-                        raise Violation(f'flush failed: errno {err}')
-                    self.flush_completed()
+                    self.flush()
                 if batches % 8 == 0:
-                    st = self.qmp.cmd('x-hypercache-query',
-                                      {'node-name': 'hc0'})[0]['stats']
-                    self.dirty_seen = max(self.dirty_seen, st['dirty-bytes'])
-        except (ConnectionError, OSError, BrokenPipeError):
-            pass        # killed under us: the point of the exercise
+                    self.dirty_seen = max(self.dirty_seen,
+                                          self.stats()['dirty-bytes'])
+        except (ConnectionError, OSError) as e:
+            if not self.killed:
+                raise Violation(f'qemu-storage-daemon went away before the '
+                                f'kill ({e}); its log: '
+                                f'{open(self.log.name).read()[-2000:]}')
         finally:
-            if killer:
-                killer.cancel()
             self.kill()
-            self.proc.wait()
             self.nbd.close()
             self.qmp.sock.close()
             self.log.close()
+        self.batches = batches
         return opts, verified + self.check_image()
 
     def flush_completed(self):
@@ -346,8 +434,10 @@ class Trial:
             if got != stable and got not in later:
                 raise Violation(f'block {b} holds version {got}; allowed: '
                                 f'{stable} (flushed) or {sorted(later)}')
-            if b in self.acked and got != self.acked[b]:
-                self.lost += 1      # acknowledged, not flushed, not there
+            if b in self.acked and got < self.acked[b]:
+                # Acknowledged, not flushed, and older data there (not a
+                # newer version that was still in flight at the kill).
+                self.lost += 1
             self.vstate[b] = [got, set()]
         return DISK
 
@@ -357,8 +447,8 @@ def main():
     ap.add_argument('--trials', type=int, default=20)
     ap.add_argument('--seed', type=int, default=None)
     ap.add_argument('--dir', default=None)
-    ap.add_argument('--max-run', type=float, default=0.8,
-                    help='longest time before the kill, seconds')
+    ap.add_argument('--max-batches', type=int, default=40,
+                    help='most write batches before the kill')
     ap.add_argument('--selftest', action='store_true',
                     help='treat every write as flushed without flushing: '
                     'must FAIL (proves the check can see lost data)')
@@ -372,7 +462,8 @@ def main():
     with open(img, 'wb') as f:
         f.truncate(DISK)
     vstate = [[0, set()] for _ in range(NBLK)]
-    totals = dict(bytes=0, writes=0, flushes=0, lost=0, dirty=0)
+    totals = dict(bytes=0, writes=0, flushes=0, lost=0, dirty=0, pending=0,
+                  flush_pending_trials=0)
     t0 = time.time()
     print(f'crash: {args.trials} trials, base seed {base}, image {img}')
     for i in range(args.trials):
@@ -390,17 +481,23 @@ def main():
         totals['flushes'] += t.flushes
         totals['lost'] += t.lost
         totals['dirty'] += t.dirty_seen > 0
+        if t.kind == 'flush-pending':
+            totals['flush_pending_trials'] += 1
+            totals['pending'] += t.at_kill.startswith('flush pending')
         print(f'trial {i:4d} seed {seed} {t.kind:13s} {opts["mode"]:12s} '
               f'bs={opts["block-size"]:<5d} size={opts["size"] >> 20}M '
-              f'{opts["policy"]:6s} writes={t.writes} flushes={t.flushes} '
-              f'max-dirty={t.dirty_seen >> 10}K unflushed-lost={t.lost} ok',
+              f'{opts["policy"]:6s} batches={t.batches} writes={t.writes} '
+              f'flushes={t.flushes} dirty-before-kill={t.dirty_at_kill >> 10}K '
+              f'({t.at_kill}) unflushed-lost={t.lost} ok',
               flush=True)
     dt = time.time() - t0
     print(f'crash: {args.trials} trials in {dt:.0f}s, '
           f'{totals["writes"]} write requests, {totals["flushes"]} flushes, '
           f'{totals["bytes"] / 2**20:.0f} MiB verified, '
           f'{totals["lost"]} acknowledged-but-unflushed blocks were old data '
-          f'(allowed), WB held dirty data in {totals["dirty"]} trials')
+          f'(allowed), WB held dirty data in {totals["dirty"]} trials, '
+          f'{totals["pending"]} of {totals["flush_pending_trials"]} '
+          f'flush-pending kills landed before the reply')
     # The test means nothing if the cache never held dirty data.
     if args.trials >= 10 and totals['dirty'] == 0:
         print('FAIL: hypercache never held dirty data: nothing was tested')

@@ -24,12 +24,12 @@ if ! hc_have_driver hypercache; then
     exit 77
 fi
 trials=${HC_CRASH_TRIALS:-24}
-max_run=0.8
+max_batches=40
 if [ "${HC_SOAK:-0}" = 1 ]; then
     trials=${HC_CRASH_TRIALS:-500}
-    max_run=2
+    max_batches=150
 fi
-args=(--trials "$trials" --max-run "$max_run")
+args=(--trials "$trials" --max-batches "$max_batches")
 [ -n "${HC_CRASH_SEED:-}" ] && args+=(--seed "$HC_CRASH_SEED")
 if [ "${1:-}" = --selftest ]; then
     d=$(mktemp -d "${TMPDIR:-/tmp}/hc-crash-self.XXXXXX")
