@@ -5,6 +5,7 @@
 #
 #   hc_init                  find binaries and firmware, make a run folder
 #   hc_build_guest           build or reuse the guest (build-guest.sh)
+#   hc_kernel                the guest kernel to boot
 #   hc_disk_args IMG [SIZE]  -blockdev/-device args for IMG into HC_DISK_ARGS,
 #                            through hypercache or not (HC_DRIVER)
 #   hc_boot NAME SCRIPT [QEMU ARGS...]
@@ -119,6 +120,16 @@ hc_build_guest() {
     bash "$HC_E2E_DIR/build-guest.sh" "$HC_GUEST_DIR"
 }
 
+# The guest kernel to boot: uncompressed by its PVH entry when build-guest.sh
+# could make that (seconds faster under TCG), else the bzImage.
+hc_kernel() {
+    if [ -s "$HC_GUEST_DIR/vmlinux" ]; then
+        echo "$HC_GUEST_DIR/vmlinux"
+    else
+        echo "$HC_GUEST_DIR/vmlinuz"
+    fi
+}
+
 # True when QEMU knows block driver $1 (qemu-img lists every registered one).
 hc_have_driver() {
     "$QEMU_IMG" --help 2>/dev/null |
@@ -212,7 +223,7 @@ hc_boot() {
         -accel "${HC_ACCEL:-tcg}" -machine pc -m "${HC_MEM:-1024}" -smp "${HC_SMP:-1}"
         -nodefaults -no-user-config -display none "${HC_FW_ARGS[@]}"
         -serial "file:$log" -qmp "unix:$qmp,server=on,wait=off" -no-reboot
-        -kernel "$HC_GUEST_DIR/vmlinuz" -initrd "$dir/$name.initrd"
+        -kernel "$(hc_kernel)" -initrd "$dir/$name.initrd"
         -append "console=ttyS0 quiet panic=-1 ${HC_APPEND:-}")
     [ -n "$hook" ] && cmd+=(-no-shutdown)
     cmd+=("$@")

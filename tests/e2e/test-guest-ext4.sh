@@ -109,7 +109,7 @@ t0=$SECONDS
     -m "${HC_MEM:-1024}" -smp "${HC_SMP:-1}" -nodefaults -no-user-config -display none \
     "${HC_FW_ARGS[@]}" -serial "file:$dir/$name.serial" \
     -qmp "unix:$dir/$name.qmp,server=on,wait=off" -no-reboot \
-    -kernel "$HC_GUEST_DIR/vmlinuz" -initrd "$dir/$name.initrd" \
+    -kernel "$(hc_kernel)" -initrd "$dir/$name.initrd" \
     -append "console=ttyS0 quiet panic=-1" "${HC_DISK_ARGS[@]}" \
     > "$dir/$name.qemu.log" 2>&1 &
 # No `timeout` in front: the SIGKILL must hit QEMU itself.

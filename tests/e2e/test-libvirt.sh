@@ -236,7 +236,7 @@ make_domain_xml() { # OUT IMAGE INITRD SERIAL
         "$DOC_EMULATOR" "$QEMU_SYSTEM" \
         "$DOC_IMAGE" "$2" \
         "$DOC_HC_OPTS" "$DOC_HC_OPTS,max-dirty-age=0" \
-        "<boot dev='hd'/>" "<kernel>$HC_GUEST_DIR/vmlinuz</kernel><initrd>$3</initrd><cmdline>console=ttyS0 quiet panic=-1</cmdline>" \
+        "<boot dev='hd'/>" "<kernel>$(hc_kernel)</kernel><initrd>$3</initrd><cmdline>console=ttyS0 quiet panic=-1</cmdline>" \
         "<serial type='pty'/>" "<serial type='file'><source path='$4'/></serial>" << 'EOF'
 import sys
 src, dst = sys.argv[1], sys.argv[2]
