@@ -34,6 +34,9 @@ PROFILES = {
                  w3_disk=800 * MiB, w3_cache="8M",
                  w4_bytes=128 * MiB, trace_limit=0,
                  w6_img=64 * MiB, w6_fast=1_000_000, w6_slow=30_000,
+                 w8_miss=1024 * MiB, w8_hot=64 * MiB, w8_cache="256M",
+                 w8_hit_fast=2048 * MiB, w8_hit_slow=256 * MiB,
+                 w8_null_reqs=500_000,
                  guest=True, guest_read=6, guest_rw=5),
     "quick": dict(reps=3, guest_reps=1, trace_reps=1,
                   w1_img=64 * MiB, w1_fast=1_000_000, w1_slow=100_000,
@@ -41,6 +44,9 @@ PROFILES = {
                   w3_disk=800 * MiB, w3_cache="8M",
                   w4_bytes=64 * MiB, trace_limit=40_000,
                   w6_img=64 * MiB, w6_fast=500_000, w6_slow=20_000,
+                  w8_miss=1024 * MiB, w8_hot=64 * MiB, w8_cache="256M",
+                  w8_hit_fast=1024 * MiB, w8_hit_slow=256 * MiB,
+                  w8_null_reqs=300_000,
                   guest=True, guest_read=5, guest_rw=4),
     "smoke": dict(reps=1, guest_reps=1, trace_reps=1,
                   w1_img=16 * MiB, w1_fast=100_000, w1_slow=10_000,
@@ -48,6 +54,9 @@ PROFILES = {
                   w3_disk=100 * MiB, w3_cache="1M",
                   w4_bytes=8 * MiB, trace_limit=8_000,
                   w6_img=8 * MiB, w6_fast=50_000, w6_slow=2_000,
+                  w8_miss=32 * MiB, w8_hot=4 * MiB, w8_cache="8M",
+                  w8_hit_fast=16 * MiB, w8_hit_slow=8 * MiB,
+                  w8_null_reqs=5_000, w8_sizes=("64k",),
                   guest=False, guest_read=2, guest_rw=2),
 }
 
@@ -103,8 +112,9 @@ class Env:
     def cmd_note(self, wl, argv):
         self.commands.setdefault(wl, [])
         s = " ".join(shlex.quote(a) for a in argv)
-        for k in ("QEMU_IMG", "QEMU_IO", "QSD"):
-            s = s.replace(os.environ[k], "$" + k)
+        for k in ("QEMU_IMG", "QEMU_IO", "QSD", "HC_BEFORE_QEMU_IMG"):
+            if os.environ.get(k):
+                s = s.replace(os.environ[k], "$" + k)
         s = s.replace(self.dir, "$SCRATCH")
         if s not in self.commands[wl] and len(self.commands[wl]) < 40:
             self.commands[wl].append(s)
@@ -775,6 +785,121 @@ def w6(env):
         net.down()
 
 
+# ------------------------------------------------------------------ W8
+# The cost matrix (issue 13): what hypercache costs where it cannot help.
+# (name, bytes, queue depth) of the request sizes; the issue measured 4 KiB
+# at QD 32 and 1 MiB at QD 8, and 64 KiB writes against a child with 32
+# writes in flight.
+W8_SIZES = (("4k", 4096, 32), ("64k", 64 * 1024, 32), ("1m", MiB, 8))
+# (operation, cache state, flush every N MiB or 0)
+W8_KINDS = (("read", "miss", 0), ("read", "hit", 0),
+            ("write", "miss", 0), ("write", "miss", 16),
+            ("write", "hit", 0), ("write", "hit", 16))
+
+# Rows whose commands the report lists; the others differ in -c/-d/-s/-w.
+W8_SHOWN = ("4k-read-miss", "4k-read-hit", "64k-write-miss-flush16m")
+
+
+def w8_rows(sizes=None):
+    """(row id, size name, bytes, QD, op, state, flush MiB) of W8."""
+    out = []
+    for sname, sz, qd in W8_SIZES:
+        if sizes and sname not in sizes:
+            continue
+        for op, state, fl in W8_KINDS:
+            rid = "%s-%s-%s%s" % (sname, op, state,
+                                  "-flush%dm" % fl if fl else "")
+            out.append((rid, sname, sz, qd, op, state, fl))
+    return out
+
+
+def w8(env):
+    p = env.p
+    miss_r = env.image("w8r", p["w8_miss"])
+    miss_w = env.image("w8w", p["w8_miss"])
+    hot = env.image("w8h", p["w8_hot"])
+    hc = "size=%s" % p["w8_cache"]
+    # hypercache over an infinitely fast child, admission forced: the CPU
+    # that hypercache itself spends per request (issue 13's µs per block).
+    hc_null = "driver=null-co,size=%d,read-zeroes=off" % p["w8_miss"]
+    # The smoke run: one request size is enough to see that all runs.
+    rows = w8_rows(p.get("w8_sizes"))
+    # Older cache code beside the current one, alternating in this run:
+    # the hc* configurations again as hc*-before with that qemu-img.
+    before = os.environ.get("HC_BEFORE_QEMU_IMG")
+    env.info["W8"] = dict(before=os.environ.get("HC_BEFORE_CODE", before)
+                          if before else None,
+                          miss_bytes=p["w8_miss"], hot_bytes=p["w8_hot"],
+                          cache=p["w8_cache"], hit_fast=p["w8_hit_fast"],
+                          hit_slow=p["w8_hit_slow"],
+                          null_reqs=p["w8_null_reqs"],
+                          rows=[r[0] for r in rows])
+    log("W8 cost matrix: qemu-img bench, %d rows (4k/64k/1m x read/write x "
+        "miss/hit, writes unflushed and flushed every 16 MiB), one pass "
+        "over %d MiB for misses, %d MiB re-read/re-written for hits, cache "
+        "%s, %d reps" % (len(rows), p["w8_miss"] // MiB, p["w8_hot"] // MiB,
+                         p["w8_cache"], p["reps"]))
+    for rep in range(p["reps"]):
+        for rid, sname, sz, qd, op, state, fl in rows:
+            img = hot if state == "hit" else (miss_r if op == "read"
+                                               else miss_w)
+            isize = p["w8_hot"] if state == "hit" else p["w8_miss"]
+            cfgs = [("bare", ("none", None)), ("hc", ("hc", hc)),
+                    ("null-co", ("null-co", None))]
+            if state == "miss":
+                cfgs.append(("hc-null", ("hc", hc + ",seq-cutoff=0")))
+            if before:
+                # Each right after its current twin.
+                cfgs = [x for n, c in cfgs for x in
+                        ([(n, c), (n + "-before", c)] if n.startswith("hc")
+                         else [(n, c)])]
+            for name, cfg in cfgs:
+                if name == "null-co":
+                    # No cache, so passes do not matter; enough requests
+                    # for qemu-img's millisecond clock.
+                    count = max(isize // sz, p["w8_null_reqs"])
+                elif state == "miss":
+                    count = isize // sz
+                elif name == "bare":
+                    count = p["w8_hit_slow"] // sz
+                else:
+                    # Many passes, so that the cold first one is a few %.
+                    count = p["w8_hit_fast"] // sz
+                child = hc_null if name.startswith("hc-null") else None
+                opts = env.top_opts(cfg, img, isize, child=child)
+                exe = before if name.endswith("-before") else env.img
+                argv = [exe, "bench", "--image-opts", "-c", str(count),
+                        "-d", str(qd), "-s", str(sz)]
+                if op == "write":
+                    argv += ["-w", "--pattern", "90"]
+                    if fl:
+                        argv += ["--flush-interval", str(fl * MiB // sz)]
+                argv.append(opts)
+                if rid in W8_SHOWN:
+                    env.cmd_note("W8", argv)
+                rc, out, err, cpu, rss, wall = run_rusage(argv, 600)
+                secs = None
+                for line in out.splitlines():
+                    if line.startswith("Run completed in"):
+                        # Printed in ms: 0.000 is under half of one.
+                        secs = float(line.split()[3]) or 0.0005
+                if rc != 0 or not secs:
+                    fail("W8-%s %s: qemu-img bench rc=%d %s" %
+                         (rid, name, rc, err[-300:]))
+                    continue
+                iops = count / secs
+                # wall: the whole process, including the close, where
+                # hypercache writes back what is still dirty.
+                env.add("W8-" + rid, name, iops=iops,
+                        iops_incl_close=count / wall,
+                        cpu_us_per_io=cpu / count * 1e6, wall=wall,
+                        rss_kib=rss, mib_s=count * sz / secs / MiB)
+                log("W8 rep %d/%d %-22s %-14s %9.0f IOPS %8.1f MiB/s "
+                    "(%.2f s, %.2f s with open/close)" %
+                    (rep + 1, p["reps"], rid, name, iops,
+                     count * sz / secs / MiB, secs, wall))
+
+
 # ------------------------------------------------------------------ guest
 def w2_guest(env):
     p = env.p
@@ -842,13 +967,16 @@ def main():
     ap.add_argument("--profile", choices=PROFILES, default="full")
     ap.add_argument("--scratch", required=True)
     ap.add_argument("--only", default="",
-                    help="comma list of W1,W2,W2g,W3,W4,W5,W6")
+                    help="comma list of W1,W2,W2g,W3,W4,W5,W6,W8")
+    ap.add_argument("--results", default="",
+                    help="raw results file (default: "
+                    "SCRATCH/results-PROFILE.json)")
     args = ap.parse_args()
     env = Env(args)
     env.aio = env.pick_aio(env.image("w1", env.p["w1_img"]))
     only = set(x for x in args.only.split(",") if x)
     steps = [("W1", w1), ("W2", w2_host), ("W3", w3), ("W4", w4),
-             ("W5", w5), ("W6", w6), ("W2g", w2_guest)]
+             ("W5", w5), ("W6", w6), ("W8", w8), ("W2g", w2_guest)]
     info = dict(profile=args.profile, profile_params=env.p, aio=env.aio,
                 machine=machine(), start=time.strftime("%Y-%m-%d %H:%M:%S"))
     log("profile %s, aio=%s, scratch %s" % (args.profile, env.aio, env.dir))
@@ -867,7 +995,8 @@ def main():
     info.update(env.info, end=time.strftime("%Y-%m-%d %H:%M:%S"),
                 total_s=time.monotonic() - T0, loadavg_end=open(
                     "/proc/loadavg").read().strip(), failures=FAILURES)
-    out = os.path.join(env.dir, "results-%s.json" % args.profile)
+    out = args.results or os.path.join(env.dir,
+                                       "results-%s.json" % args.profile)
     if only and os.path.exists(out):
         # A partial rerun replaces its workloads in the last full results.
         with open(out) as f:

@@ -3,6 +3,10 @@
 """Turns bench.py's results JSON into docs/BENCHMARKS.md and PNG plots.
 
   report.py RESULTS.json OUT.md PLOTDIR
+  report.py --save-cost RESULTS.json W2I.json OUT.json LABEL
+  report.py --cost OUT.md PLOTDIR BEFORE.json [AFTER.json]
+
+The last two keep and compare issue 13's figures (tests/bench/cost.sh).
 """
 import json
 import os
@@ -12,6 +16,9 @@ import sys
 import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench import w8_rows  # noqa: E402
 
 WL_TITLES = {
     "W1": "W1 hot re-read: 4 KiB reads, QD 32, qemu-img bench, working set "
@@ -153,7 +160,481 @@ def mq_section(w, plotdir, rel):
     w("")
 
 
+# ------------------------------------------------------------ issue 13: W8
+# What the cache cannot serve must cost (almost) nothing: the cost matrix
+# (W8, bench.py), W2i (tests/bench/w2i.sh) and the targets of issue 13.
+CACHE_BLOCK = 4096
+W8_SIZE_BYTES = {"4k": 4096, "64k": 65536, "1m": 1 << 20}
+
+
+def w8_ids(res):
+    return [r[0] for r in w8_rows() if "W8-" + r[0] in res]
+
+
+def w8_parse(rid):
+    """'64k-write-miss-flush16m' -> ('64k', 'write', 'miss', 16)"""
+    parts = rid.split("-")
+    fl = int(parts[3][5:-1]) if len(parts) > 3 else 0
+    return parts[0], parts[1], parts[2], fl
+
+
+def w8_label(rid):
+    sname, op, state, fl = w8_parse(rid)
+    return "%s %s %s%s" % (sname.replace("k", " KiB").replace("1m", "1 MiB"),
+                           op, "all-miss" if state == "miss" else "all-hit",
+                           ", flush/%d MiB" % fl if fl else "")
+
+
+def paired(a, b, f):
+    """f over the repetitions of a and b run back to back (same index)."""
+    if not a or not b or len(a) != len(b):
+        return []
+    return [f(x, y) for x, y in zip(a, b) if x and y]
+
+
+def w8_ratio(res, rid, a, b, metric="iops"):
+    """(ratio of medians, [per-repetition ratios]) of configs a / b."""
+    d = res.get("W8-" + rid, {})
+    x, y = d.get(a, {}).get(metric), d.get(b, {}).get(metric)
+    if not x or not y:
+        return None, []
+    return med(x) / med(y), paired(x, y, lambda p, q: p / q)
+
+
+def cpu_per_block(res, sname, op="read"):
+    """issue 13's (1/IOPS_hc - 1/IOPS_null) / blocks per request, µs, from
+    hypercache (seq-cutoff=0) over null-co against null-co alone, every
+    request a miss: (median-based, [per repetition], rusage-based)."""
+    d = res.get("W8-%s-%s-miss" % (sname, op), {})
+    h, n = d.get("hc-null", {}), d.get("null-co", {})
+    if not h.get("iops") or not n.get("iops"):
+        return None, [], None
+    bpr = W8_SIZE_BYTES[sname] // CACHE_BLOCK
+
+    def f(a, b):
+        return (1 / a - 1 / b) / bpr * 1e6
+    ru = None
+    if h.get("cpu_us_per_io") and n.get("cpu_us_per_io"):
+        ru = (med(h["cpu_us_per_io"]) - med(n["cpu_us_per_io"])) / bpr
+    return f(med(h["iops"]), med(n["iops"])), paired(h["iops"], n["iops"],
+                                                     f), ru
+
+
+def w2i_pick(w2i, wl, be, metric="iops"):
+    for r in (w2i or {}).get("results", []):
+        if r["workload"] == wl and r["backend"] == be:
+            return r.get(metric)
+    return None
+
+
+def w2i_ratio(w2i, wl, a="hypercache", b="file"):
+    x, y = w2i_pick(w2i, wl, a), w2i_pick(w2i, wl, b)
+    if not x or not y:
+        return None, []
+    return med(x) / med(y), paired(x, y, lambda p, q: p / q)
+
+
+def issue13_targets(cur):
+    """[(id, what, (value, [per rep]), goal, 'ge'|'le')] for one run
+    (cur: dict with 'results' from bench.py and 'w2i' from w2i.sh)."""
+    res, w2i = cur.get("results", {}), cur.get("w2i")
+    out = []
+    for rid in w8_ids(res):
+        sname, op, state, fl = w8_parse(rid)
+        if state == "miss" or op == "write":
+            out.append(("W8 " + rid, "hypercache / bare child (%s)" %
+                        w8_label(rid), w8_ratio(res, rid, "hc", "bare"),
+                        0.95, "ge"))
+    if "W3" in res:
+        r = ratio(res, "W3", "hc-wb", "bare")
+        out.append(("W3", "hc-wb / bare child, random 4 KiB, no locality, "
+                    "through NBD", (r, paired(
+                        res["W3"].get("hc-wb", {}).get("iops"),
+                        res["W3"].get("bare", {}).get("iops"),
+                        lambda p, q: p / q)), 0.95, "ge"))
+    if w2i_pick(w2i, "uniform-read", "hypercache"):
+        out.append(("W2i uniform-read", "hypercache / file, random 4 KiB, "
+                    "no locality, in-process",
+                    w2i_ratio(w2i, "uniform-read"), 0.95, "ge"))
+    for sname in ("4k", "64k", "1m"):
+        v, reps, _ = cpu_per_block(res, sname)
+        if v is not None:
+            out.append(("W8 %s-read-miss" % sname, "CPU µs per missed 4 KiB "
+                        "block over null-co, seq-cutoff=0, %s requests" %
+                        sname.replace("k", " KiB").replace("1m", "1 MiB"),
+                        (v, reps), 0.6, "le"))
+    if "W1" in res and "null-co" in res["W1"]:
+        out.append(("W1", "hc-wb / null-co, steady hot re-read (64 MiB, "
+                    "4 KiB, QD 32)", (ratio(res, "W1", "hc-wb", "null-co"),
+                                      []), 0.85, "ge"))
+    if "W8-4k-read-hit" in res:
+        out.append(("W8 4k-read-hit", "hypercache / null-co, hot re-read "
+                    "in W8 (the same as W1)",
+                    w8_ratio(res, "4k-read-hit", "hc", "null-co"), 0.85,
+                    "ge"))
+    if w2i_pick(w2i, "zipf-read", "hypercache"):
+        hr = w2i_pick(w2i, "zipf-read", "hypercache", "hit_ratio")
+        out.append(("W2i zipf-read", "hypercache / file, zipf(%.1f) 4 KiB "
+                    "reads in-process, hit ratio %.3f" %
+                    (w2i.get("theta", 1.2), med(hr) if hr else 0),
+                    w2i_ratio(w2i, "zipf-read"), 3.0, "ge"))
+    return out
+
+
+def met(v, goal, kind):
+    if v is None:
+        return "—"
+    ok = v >= goal if kind == "ge" else v <= goal
+    return "yes" if ok else "**no**"
+
+
+def vfmt(v, kind, reps=None):
+    if v is None:
+        return "-"
+    unit = "x" if kind == "ge" else " µs"
+    s = "%.2f%s" % (v, unit)
+    if reps and len(reps) > 1:
+        s += " (%.2f – %.2f)" % (min(reps), max(reps))
+    return s
+
+
+def issue13_table(w, cur, before=None):
+    """The targets of issue 13, with the before figures if given."""
+    old = {(t[0], t[1].split(",")[0]): t for t in
+           issue13_targets(before)} if before else {}
+    w("| workload | target | measured (per-rep min – max) |%s met? |" %
+      (" before |" if before else ""))
+    w("|---|---|---|%s---|" % ("---|" if before else ""))
+    for tid, what, (v, reps), goal, kind in issue13_targets(cur):
+        b = ""
+        if before:
+            o = old.get((tid, what.split(",")[0]))
+            b = " %s |" % (vfmt(o[2][0], kind) if o else "-")
+        w("| %s | %s %s %.2f%s | %s |%s %s |" % (
+            tid, what, "≥" if kind == "ge" else "≤", goal,
+            "x" if kind == "ge" else " µs", vfmt(v, kind, reps), b,
+            met(v, goal, kind)))
+
+
+def w8_plot(cur, before, path):
+    res = cur["results"]
+    ids = w8_ids(res)
+    bres = (before or {}).get("results", {})
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(13, 5), gridspec_kw={
+        "width_ratios": [3, 1]})
+    xs = range(len(ids))
+    for i, rid in enumerate(ids):
+        v, reps = w8_ratio(res, rid, "hc", "bare")
+        if v is None:
+            continue
+        _, op, state, _ = w8_parse(rid)
+        color = "#1f77b4" if state == "miss" or op == "write" else "#9ecae1"
+        lo = v - min(reps) if reps else 0
+        hi = max(reps) - v if reps else 0
+        ax.bar(i, v, 0.7, color=color, yerr=[[max(lo, 0)], [max(hi, 0)]],
+               capsize=3)
+        ax.text(i, v, "%.2f" % v, ha="center", va="bottom", fontsize=7)
+        if bres:
+            bv, _ = w8_ratio(bres, rid, "hc", "bare")
+            if bv is not None:
+                ax.plot([i - 0.35, i + 0.35], [bv, bv], color="black",
+                        linewidth=1.5)
+    ax.axhline(0.95, color="red", linewidth=0.8, linestyle="--")
+    ax.axhline(1.0, color="black", linewidth=0.4)
+    ax.set_yscale("log")
+    ax.set_xticks(list(xs))
+    ax.set_xticklabels([w8_label(r) for r in ids], rotation=60, ha="right",
+                       fontsize=7)
+    ax.set_ylabel("hypercache / bare child IOPS (log scale)")
+    ax.set_title("W8 cost matrix, ratio of medians, bars per-rep min–max; "
+                 "dark: target ≥ 0.95x (red)%s" %
+                 ("; black ticks: before" if bres else ""), fontsize=9)
+    sizes = [s for s in ("4k", "64k", "1m")
+             if cpu_per_block(res, s)[0] is not None]
+    for i, s in enumerate(sizes):
+        v, reps, _ = cpu_per_block(res, s)
+        lo = v - min(reps) if reps else 0
+        hi = max(reps) - v if reps else 0
+        ax2.bar(i, v, 0.6, color="#1f77b4",
+                yerr=[[max(lo, 0)], [max(hi, 0)]], capsize=3)
+        ax2.text(i, v, "%.2f" % v, ha="center", va="bottom", fontsize=7)
+        if bres:
+            bv = cpu_per_block(bres, s)[0]
+            if bv is not None:
+                ax2.plot([i - 0.3, i + 0.3], [bv, bv], color="black",
+                         linewidth=1.5)
+    ax2.axhline(0.6, color="red", linewidth=0.8, linestyle="--")
+    ax2.axhline(0.3, color="green", linewidth=0.8, linestyle=":")
+    ax2.set_xticks(range(len(sizes)))
+    ax2.set_xticklabels([s.replace("k", " KiB").replace("1m", "1 MiB")
+                         for s in sizes], fontsize=8)
+    ax2.set_ylabel("µs per missed 4 KiB block (over null-co)")
+    ax2.set_title("CPU per missed block: target ≤ 0.6 µs (red),\n"
+                  "goal 0.3 (green)", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def w8_section(w, cur, before, plotdir, rel, cmds=None, png="w8.png"):
+    res = cur["results"]
+    ids = w8_ids(res)
+    if not ids:
+        return
+    bres = (before or {}).get("results", {})
+    bi = (before or {}).get("info", {})
+    i8 = cur.get("info", {}).get("W8", {})
+    w("")
+    w("### W8 cost matrix: what the cache cannot serve (issue 13), "
+      "qemu-img bench")
+    w("")
+    w("Every request size x read/write x all-miss/all-hit, writes unflushed "
+      "and with a flush every 16 MiB; hypercache at its defaults with "
+      "size=%s over the bare child (raw file, cache.direct=on, "
+      "aio=io_uring), against that child alone and against null-co, one "
+      "qemu-img bench process per configuration, configurations alternating "
+      "row by row, repetition after repetition.  All-miss: one pass over "
+      "a %d MiB image in a fresh process, so no request can hit; all-hit: "
+      "%d MiB re-read or re-written (%d MiB per run through hypercache and "
+      "null-co, the first pass cold and included; %d MiB for the bare "
+      "child).  hc-null is hypercache with seq-cutoff=0 over null-co (an "
+      "infinitely fast child): its difference to null-co is the CPU "
+      "hypercache spends per request." % (
+          i8.get("cache", "256M"), i8.get("miss_bytes", 0) >> 20,
+          i8.get("hot_bytes", 0) >> 20, i8.get("hit_fast", 0) >> 20,
+          i8.get("hit_slow", 0) >> 20))
+    w("")
+    if bres and bi.get("label") == "same run":
+        w("The before columns are the older cache code (%s), run in this "
+          "same run beside the current one, each right after its current "
+          "twin, with the same options, images and counts." %
+          bi.get("cache_code", "?"))
+        w("")
+    elif bres:
+        w("The before column is docs/bench/cost-%s.json (profile %s, "
+          "cache code %s, %s), a run of its own: compare ratios, which "
+          "each run measured against its own bare child, rather than "
+          "IOPS or µs, which follow the machine's load." % (
+              bi.get("label", "before"), bi.get("profile", "?"),
+              bi.get("cache_code", bi.get("machine", {}).get("commit", "?")),
+              bi.get("start", "?")))
+        w("")
+    w("| row | QD | bare child IOPS | hypercache IOPS | null-co IOPS | "
+      "hc-null IOPS | hc / bare | hc / bare incl. close | hc / null-co |%s"
+      % (" before: hc / bare |" if bres else ""))
+    w("|---|---|---|---|---|---|---|---|---|%s" % ("---|" if bres else ""))
+    for rid in ids:
+        d = res["W8-" + rid]
+        qd = dict((r[0], r[3]) for r in w8_rows())[rid]
+        r, reps = w8_ratio(res, rid, "hc", "bare")
+        rc, _ = w8_ratio(res, rid, "hc", "bare", "iops_incl_close")
+        rn, _ = w8_ratio(res, rid, "hc", "null-co")
+        tail = ""
+        if bres:
+            bv, _ = w8_ratio(bres, rid, "hc", "bare")
+            tail = " %s |" % ("-" if bv is None else "%.2fx" % bv)
+        w("| %s | %d | %s | %s | %s | %s | %s | %s | %s |%s" % (
+            w8_label(rid), qd, cell(d.get("bare", {}).get("iops", [])),
+            cell(d.get("hc", {}).get("iops", [])),
+            cell(d.get("null-co", {}).get("iops", [])),
+            cell(d.get("hc-null", {}).get("iops", [])),
+            vfmt(r, "ge", reps), "-" if rc is None or "write" not in rid
+            else "%.2fx" % rc, "-" if rn is None else "%.2fx" % rn, tail))
+    w("")
+    w("CPU per missed block, `(1/IOPS_hc-null − 1/IOPS_null-co) / blocks "
+      "per request` with 4 KiB cache blocks, from the all-miss rows; the "
+      "last column is the same from the processes' user+system time "
+      "(wait4), a cross-check:")
+    w("")
+    w("| request | operation | µs per missed block (per-rep min – max) |%s "
+      "from CPU time |" % (" before |" if bres else ""))
+    w("|---|---|---|%s---|" % ("---|" if bres else ""))
+    for op in ("read", "write"):
+        for s in ("4k", "64k", "1m"):
+            v, reps, ru = cpu_per_block(res, s, op)
+            if v is None:
+                continue
+            b = ""
+            if bres:
+                bv = cpu_per_block(bres, s, op)[0]
+                b = " %s |" % ("-" if bv is None else "%.2f" % bv)
+            w("| %s | %s%s | %s |%s %s |" % (
+                s.replace("k", " KiB").replace("1m", "1 MiB"), op,
+                "" if op == "read" else " (unflushed; no target)",
+                vfmt(v, "le", reps), b, "-" if ru is None else "%.2f" % ru))
+    w("")
+    w8_plot(cur, before, os.path.join(plotdir, png))
+    w("![W8](%s/%s)" % (rel, png))
+    if cmds:
+        w("")
+        w("<details><summary>exact commands of three rows (the others "
+          "differ in -c, -d, -s, -w and --flush-interval)</summary>")
+        w("")
+        w("```")
+        for c in cmds[:16]:
+            w(c)
+        w("```")
+        w("</details>")
+
+
+def w2i_section(w, w2i, before_w2i, rel):
+    """W2i: W2 and W3 without NBD (tests/bench/w2i.sh's JSON)."""
+    if not w2i:
+        return
+    w("")
+    w("### W2i zipf(%.1f) and uniform 4 KiB random reads inside QEMU: W2 "
+      "and W3 without the NBD cap (test-hypercache-mq --bench --file)" %
+      w2i.get("theta", 1.2))
+    w("")
+    w("Run by `tests/bench/w2i.sh` (%s, commit %s, %d CPUs): one "
+      "BlockBackend in one iothread, %d coroutines each reading one 4 KiB "
+      "block at a time (QD %d), over a %d MiB raw file opened with "
+      "cache.direct=on, aio=%s; hypercache (size=%s, other options at "
+      "their defaults) over the file, the file alone and null-co take "
+      "turns, %g s each, %d repetitions, after %g s of warm-up through "
+      "hypercache.  zipf: rank k has weight 1/(k+1)^%.1f, ranks scattered "
+      "over the blocks; a cache that held exactly the hottest %d blocks "
+      "would hit %.3f.  The cache size was chosen for a hit ratio near "
+      "0.85 (exact zipf(1.2) is more skewed than fio's, which gave W2 0.86 "
+      "with 10 %% of the disk cached)." % (
+          w2i.get("date", "?"), w2i.get("commit", "?"), w2i["cpus"],
+          w2i["qd"], w2i["qd"], w2i["footprint_bytes"] >> 20, w2i["aio"],
+          w2i["cache_size"], w2i["secs"], w2i["reps"], w2i["warm_secs"],
+          w2i["theta"], w2i["cache_bytes"] // 4096,
+          w2i["zipf_ideal_hit_ratio"]))
+    w("")
+    w("| workload | backend | IOPS | CPU µs/IO | hit ratio | / file |%s" %
+      (" before: / file |" if before_w2i else ""))
+    w("|---|---|---|---|---|---|%s" % ("---|" if before_w2i else ""))
+    for r in w2i["results"]:
+        f = w2i_pick(w2i, r["workload"], "file")
+        tail = ""
+        if before_w2i:
+            bx = w2i_pick(before_w2i, r["workload"], r["backend"])
+            bf = w2i_pick(before_w2i, r["workload"], "file")
+            tail = " %s |" % ("%.2fx" % (med(bx) / med(bf))
+                              if bx and bf else "-")
+        w("| %s | %s | %s | %s | %s | %.2fx |%s" % (
+            r["workload"], r["backend"], cell(r["iops"]),
+            cell(r["cpu_us_per_io"], 2),
+            cell(r["hit_ratio"], 3) if "hit_ratio" in r else "-",
+            med(r["iops"]) / med(f), tail))
+    w("")
+    w("![W2i](%s/w2i.png)" % rel)
+
+
+def same_run_before(cur, kept=None):
+    """The older cache code measured in the same run as cur (W8's hc*-before
+    configurations, W2i's w2i_before) as a run of its own, or None; W1 and
+    W3, which have no such twin, from the kept before figures."""
+    res = cur.get("results", {})
+    out = {}
+    for k, d in res.items():
+        if k.startswith("W8-") and "hc-before" in d:
+            nd = {c: v for c, v in d.items() if not c.startswith("hc")}
+            for c in ("hc", "hc-null"):
+                if c + "-before" in d:
+                    nd[c] = d[c + "-before"]
+            out[k] = nd
+    if not out and not cur.get("w2i_before"):
+        return None
+    for k in ("W1", "W3"):
+        if kept and k in kept.get("results", {}):
+            out[k] = kept["results"][k]
+    ci = cur.get("info", {})
+    code = (ci.get("W8") or {}).get("before") or \
+        (cur.get("w2i_before") or {}).get("commit", "?")
+    return dict(results=out, w2i=cur.get("w2i_before") or
+                (kept or {}).get("w2i"),
+                info=dict(label="same run", profile=ci.get("profile"),
+                          cache_code=code, start=ci.get("start")))
+
+
+def load_json(path):
+    if path and os.path.exists(path):
+        with open(path) as f:
+            return json.load(f)
+    return None
+
+
+def save_cost(results_path, w2i_path, out, label):
+    """The slice of one run that issue 13 is judged on, kept as
+    docs/bench/cost-LABEL.json."""
+    data = load_json(results_path)
+    keep = {k: v for k, v in data["results"].items()
+            if k.startswith("W8-") or k in ("W1", "W3")}
+    info = {k: data["info"].get(k) for k in (
+        "profile", "profile_params", "aio", "machine", "start", "end",
+        "total_s", "failures", "W8", "loadavg_end")}
+    info["label"] = label
+    # Which cache code ran: the binaries may come from another checkout
+    # than the one whose commit machine() recorded.
+    info["cache_code"] = os.environ.get("HC_COST_CODE") or \
+        data["info"]["machine"]["commit"]
+    cmds = {k: v for k, v in data["commands"].items()
+            if k in ("W1", "W3", "W8")}
+    w2i = load_json(w2i_path)
+    if w2i and os.environ.get("HC_COST_CODE"):
+        w2i["commit"] = info["cache_code"]
+    with open(out, "w") as f:
+        json.dump(dict(info=info, results=keep, commands=cmds, w2i=w2i,
+                       w2i_before=load_json(os.path.join(
+                           os.path.dirname(w2i_path), "w2i-before.json"))),
+                  f, indent=1)
+    print("wrote %s" % out)
+
+
+def cost_doc(out_md, plotdir, before_path, after_path=None):
+    """docs/bench/cost.md: issue 13's targets and tables, before [and
+    after]."""
+    before = load_json(before_path)
+    after = load_json(after_path)
+    cur, old = (after, before) if after else (before, None)
+    same = same_run_before(cur, old)
+    if same:
+        old = same
+    rel = os.path.relpath(plotdir, os.path.dirname(out_md))
+    L = []
+    w = L.append
+    ci = cur["info"]
+    w("# Issue 13: the cost of what the cache cannot serve")
+    w("")
+    w("Generated by `tests/bench/cost.sh` from `%s`%s: profile %s, cache "
+      "code %s, %s, %.0f s; figures are medians (min – max) over the "
+      "repetitions, ratios are ratios of medians, configurations ran "
+      "alternately in the same run." % (
+          os.path.basename(after_path or before_path),
+          "" if not old else " against the older code in the same run "
+          "(W8, W2i; W1 and W3 from `%s`)" % os.path.basename(before_path)
+          if same else " against `%s`" % os.path.basename(before_path),
+          ci["profile"], ci.get("cache_code", ci["machine"]["commit"]),
+          ci["start"], ci.get("total_s", 0)))
+    w("")
+    w("## Targets")
+    w("")
+    issue13_table(w, cur, old)
+    w8_section(w, cur, old, plotdir, rel, cur.get("commands", {}).get("W8"),
+               png="cost.png")
+    w2i_section(w, cur.get("w2i"), (old or {}).get("w2i"), rel)
+    w("")
+    if ci.get("failures"):
+        w("## Failures in this run")
+        w("")
+        for f in ci["failures"]:
+            w("- " + f)
+        w("")
+    with open(out_md, "w") as f:
+        f.write("\n".join(L) + "\n")
+    print("wrote %s" % out_md)
+
+
 def main():
+    if sys.argv[1] == "--save-cost":
+        save_cost(*sys.argv[2:6])
+        return
+    if sys.argv[1] == "--cost":
+        cost_doc(*sys.argv[2:6])
+        return
     src, out_md, plotdir = sys.argv[1:4]
     with open(src) as f:
         data = json.load(f)
@@ -225,6 +706,21 @@ def main():
     w("")
     if best_w1:
         w("Best hypercache configuration in W1: `%s`." % best_w1)
+        w("")
+    before = load_json(os.path.join(plotdir, "cost-before.json"))
+    if before and before["info"].get("start") == info.get("start"):
+        before = None
+    cur = dict(results=res, info=info,
+               w2i=load_json(os.path.join(plotdir, "w2i.json")),
+               w2i_before=load_json(os.path.join(plotdir,
+                                                 "w2i-before.json")))
+    before = same_run_before(cur, before) or before
+    if issue13_targets(cur):
+        w("Issue 13 (what the cache cannot serve must cost almost nothing), "
+          "from W1, W3, W8 and W2i%s:" % (
+              "; before: docs/bench/cost-before.json" if before else ""))
+        w("")
+        issue13_table(w, cur, before)
         w("")
     # ---------------------------------------------------------- machine
     w("## Machine")
@@ -309,7 +805,9 @@ def main():
                 w(c)
             w("```")
             w("</details>")
+    w8_section(w, cur, before, plotdir, rel, cmds.get("W8"))
     mq_section(w, plotdir, rel)
+    w2i_section(w, cur["w2i"], (before or {}).get("w2i"), rel)
     # ---------------------------------------------------------- resources
     w("")
     w("## Metadata, memory, CPU")
@@ -474,6 +972,28 @@ def NOTES(info, res):
              "read straight into the caller's buffer, and the bounce buffer "
              "could come from a pool; those are driver changes, reported, "
              "not made here.")
+    w8 = info.get("W8")
+    if w8:
+        n.append("W8: qemu-img bench reads or writes sequential offsets "
+                 "that wrap at the image size, -c requests, -d in flight.  "
+                 "The IOPS are qemu-img's own figure (\"Run completed in\", "
+                 "millisecond resolution), which starts after the open and "
+                 "stops before the close, as in issue 13; \"incl. close\" "
+                 "divides by the whole process's wall time instead, which "
+                 "adds the start-up (tens of ms, the same for all) and the "
+                 "close, where hypercache writes back what is still dirty "
+                 "and flushes: for unflushed writes that is the fairer "
+                 "figure.  The targets use the first.  Flushed rows send a "
+                 "flush every 16 MiB (--flush-interval, qemu-img drains the "
+                 "queue first).  null-co runs %s so that its time is "
+                 "measurable.  The all-hit rows re-read "
+                 "sequentially; a default sequential cutoff would make them "
+                 "misses, which their hc / null-co column would show." %
+                 ("at least %d requests per row" % w8["null_reqs"]
+                  if w8.get("null_reqs") else
+                  "at least %d MiB per row (too few 1 MiB requests for "
+                  "qemu-img's clock: its 1 MiB figures are only a lower "
+                  "bound)" % (max(w8["hit_fast"], w8["miss_bytes"]) >> 20)))
     w6 = info.get("W6")
     if w6:
         if w6["method"] == "relay":

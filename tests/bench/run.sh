@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-or-later
 #
-# run.sh [--quick|--smoke] [--only W1,W2,W2g,W3,W4,W5,W6,W7] [--no-report]
+# run.sh [--quick|--smoke] [--only W1,W2,W2g,W2i,W3,W4,W5,W6,W7,W8]
+#        [--no-report] [--results FILE]
 #
 # Runs every benchmark workload for every configuration in one run
 # (hypercache against cache=none, cache=writeback and null-co), repeated,
@@ -10,6 +11,8 @@
 #   --quick    3 repetitions, shorter runs, no report unless --report
 #   --smoke    1 tiny repetition of each host workload in < 60 s; exits
 #              nonzero if any step fails; writes no report
+#   --results  raw results file (default $HC_BENCH_DIR/results-PROFILE.json;
+#              an --only run merges into an existing one)
 # Needs root (network namespace for workload 6), fio, perf (optional: child
 # request counts), cc, python3-matplotlib; installs the Debian packages
 # that are missing.  Scratch images live in $HC_BENCH_DIR
@@ -18,7 +21,7 @@ set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 TOP=$(cd "$HERE/../.." && pwd)
-profile=full only= report=1
+profile=full only= report=1 results=
 while [ $# -gt 0 ]; do
     case $1 in
     --quick) profile=quick; report=0 ;;
@@ -27,7 +30,8 @@ while [ $# -gt 0 ]; do
     --report) report=1 ;;
     --no-report) report=0 ;;
     --only) only=$2; shift ;;
-    -h | --help) sed -n '4,17p' "$0"; exit 0 ;;
+    --results) results=$2; shift ;;
+    -h | --help) sed -n '4,20p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
     esac
     shift
@@ -77,18 +81,42 @@ for v in QEMU_IMG QEMU_IO QSD QEMU_SYSTEM; do
     cp "${!v}" "$BIN/$(basename "${!v}")"
     export "$v=$BIN/$(basename "${!v}")"
 done
+MQBIN=${QEMU_BUILD:-}/tests/unit/test-hypercache-mq
+if [ -x "$MQBIN" ]; then
+    cp "$MQBIN" "$BIN/"
+    export W2I_BIN=$BIN/test-hypercache-mq
+fi
+# Older cache code run beside the current one (W8, W2i; see cost.sh).
+for v in HC_BEFORE_QEMU_IMG W2I_BEFORE_BIN; do
+    [ -n "${!v:-}" ] || continue
+    [ -x "${!v}" ] || { echo "run.sh: $v=${!v} is not an executable" >&2; exit 1; }
+    mkdir -p "$BIN/before"
+    cp "${!v}" "$BIN/before/"
+    export "$v=$BIN/before/$(basename "${!v}")"
+done
 echo "run.sh: QEMU binaries copied to $BIN ($(stat -c %y "$QEMU_IMG" | cut -d. -f1) build)" >&2
 rc=0
+results=${results:-$SCRATCH/results-$profile.json}
 "$PY" "$HERE/bench.py" --profile "$profile" --scratch "$SCRATCH" \
-    ${only:+--only "$only"} || rc=$?
+    --results "$results" ${only:+--only "$only"} || rc=$?
 # W7 runs inside QEMU's unit-test harness, not through bench.py.
 if [ "$profile" != smoke ] && { [ -z "$only" ] || [[ ,$only, == *,W7,* ]]; }; then
     reps=5
     [ "$profile" = quick ] && reps=3
     bash "$HERE/mq.sh" --reps "$reps" > "$SCRATCH/mq.md" || rc=1
 fi
-if [ "$report" = 1 ] && [ -f "$SCRATCH/results-$profile.json" ]; then
-    "$PY" "$HERE/report.py" "$SCRATCH/results-$profile.json" \
+# W2i too (W2 and W3 without NBD); the smoke run's tiny one writes no docs.
+if [ -z "$only" ] || [[ ,$only, == *,W2i,* ]]; then
+    case $profile in
+    full) w2i=(--reps 5 --secs 2) ;;
+    quick) w2i=(--reps 3 --secs 2) ;;
+    smoke) w2i=(--reps 1 --secs 0.2 --warm 0.2)
+        export W2I_OUT=${W2I_OUT:-$SCRATCH} W2I_MIB=64 ;;
+    esac
+    bash "$HERE/w2i.sh" "${w2i[@]}" > "$SCRATCH/w2i.md" || rc=1
+fi
+if [ "$report" = 1 ] && [ -f "$results" ]; then
+    "$PY" "$HERE/report.py" "$results" \
         "$TOP/docs/BENCHMARKS.md" "$TOP/docs/bench" || rc=1
 fi
 exit "$rc"
