@@ -167,8 +167,9 @@ for job in runs[0][1]:
         line += col(lambda s: "%.0f" % (s.get("clat_ns", {}).get("percentile", {}).get("99.000000", 0) / 1000))
         print(line)
 print("(under TCG the guest's emulated CPU bounds these figures; they vary"
-      " from run to run\n and with the host's load: compare the two columns,"
-      " not figures across machines)")
+      " from run to run\n and with the host's load" +
+      (": compare the two columns, not figures across machines)" if both
+       else ")"))
 PY
 # The guest's boot does the same work in every run: its time is a yardstick
 # of how busy the host was, and a run on a busier host is slower whatever
