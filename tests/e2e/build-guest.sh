@@ -221,15 +221,18 @@ while read -r m; do
     insmod "/lib/modules/$m.ko" || echo "HC-INIT: insmod $m failed"
 done < /lib/modules/load-order
 
-# Wait (up to 10 s) until every virtio-blk device (virtio id 2) has a disk.
+# Wait (up to 60 s: a loaded host runs TCG slowly) until every virtio-blk
+# device (virtio id 2) has a disk.
 want=0
 for d in /sys/bus/virtio/devices/*; do
     [ "$(cat "$d/device" 2>/dev/null)" = 0x0002 ] && want=$((want + 1))
 done
 i=0
-while [ "$(ls -d /sys/block/vd* 2>/dev/null | wc -l)" -lt "$want" ] && [ $i -lt 100 ]; do
+while [ "$(ls -d /sys/block/vd* 2>/dev/null | wc -l)" -lt "$want" ] && [ $i -lt 600 ]; do
     sleep 0.1; i=$((i + 1))
 done
+have=$(ls -d /sys/block/vd* 2>/dev/null | wc -l)
+[ "$have" -ge "$want" ] || echo "HC-INIT: only $have of $want virtio disks appeared within 60 s"
 echo "HC-INIT: up $(cut -d' ' -f1 /proc/uptime)s, disks: $(cd /sys/block && echo vd* 2>/dev/null)"
 
 # Helpers the run script may use.
