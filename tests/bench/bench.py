@@ -219,6 +219,21 @@ def proc_hwm(pid):
     return 0
 
 
+def perf_events_open(pid):
+    """How many perf events process @pid holds open."""
+    n = 0
+    try:
+        for fd in os.listdir("/proc/%d/fd" % pid):
+            try:
+                if "perf_event" in os.readlink("/proc/%d/fd/%s" % (pid, fd)):
+                    n += 1
+            except OSError:
+                pass
+    except OSError:
+        pass
+    return n
+
+
 class PerfCount:
     """Counts child I/O submitted through io_uring by a process (perf)."""
     # IORING_OP_READV 1, WRITEV 2, READ 22, WRITE 23
@@ -234,9 +249,18 @@ class PerfCount:
                  "--filter", "opcode == 2 || opcode == 23",
                  "-p", str(pid)],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            time.sleep(0.15)
         except OSError:
             self.p = None
+            return
+        # Counting starts once perf holds its events open: wait for that,
+        # not for a guessed moment.
+        deadline = time.monotonic() + 30
+        while self.p.poll() is None and time.monotonic() < deadline:
+            if perf_events_open(self.p.pid) >= 2:
+                return
+            time.sleep(0.01)
+        self.stop()
+        self.p = None
 
     def stop(self):
         """Returns (child reads, child writes) or (None, None)."""
@@ -293,7 +317,7 @@ class QSD:
         self.errf = open(os.path.join(d, "qsd-%s.err" % tag), "w")
         self.p = subprocess.Popen(argv, stdout=self.errf, stderr=self.errf)
         self.uri = "nbd+unix:///disk?socket=%s" % self.sock
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 60
         self.qmp = None
         while time.monotonic() < deadline:
             if self.p.poll() is not None:
@@ -711,7 +735,18 @@ class Netns:
              "127.0.0.1", "10809", str(delay_us)])
         self.method = "relay"
         self.port = 10810
-        time.sleep(0.2)
+        # Wait until the relay listens, with a limit and a message.
+        deadline = time.monotonic() + 30
+        while True:
+            r = subprocess.run(["ip", "netns", "exec", self.ns, "ss", "-Hltn",
+                                "sport = :10810"], capture_output=True,
+                               text=True, check=False)
+            if r.stdout.strip():
+                break
+            if self.relay.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("delay relay in %s never listened on "
+                                   "port 10810" % self.ns)
+            time.sleep(0.02)
 
     def down(self):
         if self.relay:
