@@ -3,8 +3,6 @@
 
 #include <algorithm>
 
-#include "util.h"
-
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
@@ -35,11 +33,6 @@ unsigned ways_equal(const Ghost::Bucket &b, uint32_t fp) {
 }
 
 }  // namespace
-
-uint32_t Ghost::fingerprint(uint64_t block) {
-    uint32_t fp = uint32_t(mix64(block) >> 32);
-    return fp ? fp : 1;
-}
 
 void Ghost::resize(uint32_t capacity) {
     ring_.assign(capacity, 0);

@@ -27,6 +27,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "util.h"
+
 namespace hypercache {
 
 class Ghost {
@@ -35,6 +37,13 @@ public:
     void resize(uint32_t capacity);
     void insert(uint64_t block);
     bool contains(uint64_t block) const;
+    // Start loading @block's home bucket, for an insert() or contains()
+    // a little later.
+    void prefetch(uint64_t block) const {
+        if (!buckets_.empty()) {
+            __builtin_prefetch(&buckets_[fingerprint(block) & mask_]);
+        }
+    }
     size_t metadata_bytes() const {
         return ring_.capacity() * 4 + buckets_.capacity() * sizeof(Bucket) +
                overflow_.capacity() * sizeof(uint32_t);
@@ -46,7 +55,10 @@ public:
     };
 
 private:
-    static uint32_t fingerprint(uint64_t block);
+    static uint32_t fingerprint(uint64_t block) {
+        uint32_t fp = uint32_t(mix64(block) >> 32);
+        return fp ? fp : 1;
+    }
     void remove(uint32_t fp);
     uint64_t next(uint64_t b) const { return (b + 1) & mask_; }
 

@@ -223,8 +223,10 @@ struct hc_cache {
     std::atomic<int> mode;
     std::atomic<uint64_t> max_merge, seq_cutoff;
 
-    // Occupancy gauges (written under mu, read anywhere).
-    std::atomic<uint64_t> clean_blocks{0}, dirty_blocks{0}, wb_busy_blocks{0};
+    // Occupancy gauges (written under mu, read anywhere), and evictions,
+    // which happen under mu only (so not in st).
+    hypercache::Gauge clean_blocks, dirty_blocks, wb_busy_blocks;
+    hypercache::Gauge evictions;
     std::atomic<uint64_t> meta_static{0};
     std::atomic<uint32_t> capacity_slots{0};
     hypercache::Stats st;

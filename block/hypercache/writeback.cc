@@ -140,7 +140,7 @@ int hc_cache::writeback_next(hc_wb_reason why, uint64_t upto, uint64_t now,
         ext->entries.push_back(e);
         n++;
     }
-    wb_busy_blocks.fetch_add(n, std::memory_order_relaxed);
+    wb_busy_blocks.add(n);
     wb_cursor = first + n;
     ext->first_block = first;
     ext->nblocks = n;
@@ -166,15 +166,15 @@ void hc_cache::writeback_done(hc_extent *pub, int ret) {
                 set_state(e, 0, kDirty | kWriteback);
             }
             dirty.clear_run(ext->first_block, ext->nblocks);
-            dirty_blocks.fetch_sub(ext->nblocks, std::memory_order_relaxed);
-            clean_blocks.fetch_add(ext->nblocks, std::memory_order_relaxed);
+            dirty_blocks.sub(ext->nblocks);
+            clean_blocks.add(ext->nblocks);
         } else {
             for (uint32_t e : ext->entries) {
                 set_state(e, 0, kWriteback);
             }
             wb_none_valid = false;  // dirty and idle again
         }
-        wb_busy_blocks.fetch_sub(ext->nblocks, std::memory_order_relaxed);
+        wb_busy_blocks.sub(ext->nblocks);
         if (ext_free.size() < kKeepExtents) {
             ext_free.emplace_back(ext);
             ext = nullptr;
