@@ -8,23 +8,52 @@ void DirtyTracker::mark(uint64_t block, uint64_t seq, uint32_t entry) {
     seq_count_[seq]++;
 }
 
-void DirtyTracker::clear(uint64_t block) {
-    auto it = blocks_.find(block);
-    if (it == blocks_.end()) {
-        return;
-    }
-    auto sc = seq_count_.find(it->second.seq);
-    if (--sc->second == 0) {
+void DirtyTracker::uncount(uint64_t seq, uint64_t n) {
+    auto sc = seq_count_.find(seq);
+    if ((sc->second -= n) == 0) {
         seq_count_.erase(sc);
     }
-    blocks_.erase(it);
-    // Checkpoints older than every dirty block are no longer needed, but
-    // keep the newest of them: it dates the blocks dirtied right after.
+}
+
+// Checkpoints older than every dirty block are no longer needed, but keep
+// the newest of them: it dates the blocks dirtied right after.
+void DirtyTracker::trim_checkpoints() {
     uint64_t oldest =
         seq_count_.empty() ? UINT64_MAX : seq_count_.begin()->first;
     while (checkpoints_.size() > 1 && checkpoints_[1].first < oldest) {
         checkpoints_.pop_front();
     }
+}
+
+void DirtyTracker::clear(uint64_t block) {
+    auto it = blocks_.find(block);
+    if (it == blocks_.end()) {
+        return;
+    }
+    uncount(it->second.seq, 1);
+    blocks_.erase(it);
+    trim_checkpoints();
+}
+
+// One walk for a written-back extent; its blocks often share a sequence
+// number (one guest write), so the count is only looked up on a change.
+void DirtyTracker::clear_run(uint64_t first, uint64_t n) {
+    auto it = blocks_.lower_bound(first);
+    auto end = it;
+    uint64_t seq = 0, same = 0;
+    for (uint64_t i = 0; i < n && end != blocks_.end(); i++, ++end) {
+        if (same && end->second.seq != seq) {
+            uncount(seq, same);
+            same = 0;
+        }
+        seq = end->second.seq;
+        same++;
+    }
+    if (same) {
+        uncount(seq, same);
+    }
+    blocks_.erase(it, end);
+    trim_checkpoints();
 }
 
 void DirtyTracker::clear_all() {

@@ -28,6 +28,8 @@ public:
 
     void mark(uint64_t block, uint64_t seq, uint32_t entry);
     void clear(uint64_t block);
+    // Clear blocks [first, first + n), which are all dirty.
+    void clear_run(uint64_t first, uint64_t n);
     void clear_all();
 
     Map &blocks() { return blocks_; }
@@ -50,6 +52,9 @@ public:
     }
 
 private:
+    void uncount(uint64_t seq, uint64_t n);
+    void trim_checkpoints();
+
     Map blocks_;
     std::map<uint64_t, uint64_t> seq_count_;  // seq -> dirty blocks
     std::deque<std::pair<uint64_t, uint64_t>> checkpoints_;  // (seq, time)

@@ -81,7 +81,7 @@ bool hc_cache::publish_clean(uint64_t block, uint32_t slot) {
     en.state = kClean;
     policy->insert(tindx, e);
     tindx.link(sh, e);
-    clean_blocks.fetch_add(1, std::memory_order_relaxed);
+    clean_blocks.add(1);
     return true;
 }
 
@@ -97,7 +97,17 @@ void hc_cache::read_fill_done(hc_read_plan *plan, size_t i) {
         std::lock_guard g(mu);
         // Switched to "cache nothing" since the plan: stay private.
         if (cfg.mode != HC_MODE_NONE) {
+            // Much time has passed since the plan (the child read): the
+            // index buckets and the policy's ghost are cold again.
+            for (uint32_t k = 0; k < run.nblocks && k < 16; k++) {
+                tindx.prefetch(plan->first_block + run.first + k);
+                policy->prefetch_insert(plan->first_block + run.first + k);
+            }
             for (uint32_t k = run.first; k < run.first + run.nblocks; k++) {
+                if (k + 16 < run.first + run.nblocks) {
+                    tindx.prefetch(plan->first_block + k + 16);
+                    policy->prefetch_insert(plan->first_block + k + 16);
+                }
                 hc_read_plan::Block &bl = plan->blocks[k];
                 uint64_t b = plan->first_block + k;
                 if (gens.unchanged(b, bl.gen) && publish_clean(b, bl.slot)) {

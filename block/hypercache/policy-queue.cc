@@ -39,6 +39,10 @@ public:
         (hot ? main_ : small_).push_head(tx, e);
     }
 
+    void prefetch_insert(uint64_t block) const override {
+        ghost_.prefetch(block);
+    }
+
     void touch(Tindx &tx, uint32_t e) override {
         std::atomic<uint8_t> &f = tx.at(e).freq;
         uint8_t v = f.load(std::memory_order_relaxed);
@@ -91,6 +95,13 @@ private:
         uint32_t e = small_.tail();
         Entry &en = tx.at(e);
         small_.unlink(tx, e);
+        // The next victim (whose entry unlink() just touched): start
+        // loading its index bucket and ghost bucket for the next eviction,
+        // which a request of many misses makes right after this one.
+        if (uint32_t nx = small_.tail(); nx != kNil) {
+            tx.prefetch(tx.at(nx).block);
+            ghost_.prefetch(tx.at(nx).block);
+        }
         uint8_t f = en.freq.load(std::memory_order_relaxed);
         // FREQ: one hit in probation is enough for a block whose longer
         // history (the sketch) says it is frequent; others need more.

@@ -47,6 +47,8 @@ public:
     virtual bool evict_one(Tindx &tx, EvictFn try_evict) = 0;
     virtual void resize(uint32_t capacity) = 0;
     virtual size_t metadata_bytes() const = 0;
+    // @block will be inserted soon: start loading what insert() reads.
+    virtual void prefetch_insert(uint64_t) const {}
 };
 
 // An intrusive FIFO/LRU list of entries (head = newest).

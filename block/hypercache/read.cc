@@ -15,6 +15,9 @@ namespace {
 // IOV_MAX: a reserved run is read with one preadv into its fill_iov.
 constexpr uint64_t kMaxRunBlocks = 1024;
 
+// How far ahead lookups prefetch.
+constexpr uint64_t kAhead = 4;
+
 }  // namespace
 
 int hc_cache::read_begin(uint64_t offset, uint64_t len, hc_read_plan **out) {
@@ -60,6 +63,13 @@ int hc_cache::read_begin(uint64_t offset, uint64_t len, hc_read_plan **out) {
         }
         Tindx::Shard &sh = tindx.shard_of(b);
         std::lock_guard lk(sh.mu);
+        // Blocks of a large cache are cache misses of the CPU: have the
+        // bucket and counters of a block a few ahead on their way (under
+        // this lock, as the lookup itself would read them).
+        for (uint64_t a = k ? k + kAhead : 1; a <= k + kAhead && a < n; a++) {
+            tindx.prefetch(b0 + a);
+            sketch->prefetch(b0 + a);
+        }
         if (!plan->bypass) {
             sketch->record(b);  // under the shard lock: reconfigure swaps it
         }

@@ -38,7 +38,7 @@ void CountMinSketch::resize(uint32_t capacity) {
 }
 
 void CountMinSketch::record(uint64_t block) {
-    uint64_t h = mix64(block ^ 0x5bd1e995u);
+    uint64_t h = hash(block);
     std::atomic<uint64_t> &w = words_[h & (nwords_ - 1)];
     uint64_t old = w.load(std::memory_order_relaxed);
     uint64_t next;
@@ -66,7 +66,7 @@ void CountMinSketch::record(uint64_t block) {
 }
 
 uint32_t CountMinSketch::estimate(uint64_t block) const {
-    uint64_t h = mix64(block ^ 0x5bd1e995u);
+    uint64_t h = hash(block);
     uint64_t w = words_[h & (nwords_ - 1)].load(std::memory_order_relaxed);
     uint32_t m = kMax;
     for (unsigned r = 0; r < 4; r++) {

@@ -26,7 +26,6 @@ enum Stat : unsigned {
     kMissBlocks,
     kAdmissions,
     kRejections,
-    kEvictions,
     kBypassed,
     kWritebackRequests,
     kWritebackBytes,
@@ -47,6 +46,26 @@ inline unsigned thread_stripe() {
         next.fetch_add(1, std::memory_order_relaxed) % kThreadStripes;
     return mine;
 }
+
+// A count that only holders of the tmaster mutex change, readable
+// anywhere: a relaxed load and store instead of a locked read-modify-write
+// (the miss path changes three of them per block).
+class Gauge {
+public:
+    void add(uint64_t n) {
+        v_.store(v_.load(std::memory_order_relaxed) + n,
+                 std::memory_order_relaxed);
+    }
+    void sub(uint64_t n) {
+        v_.store(v_.load(std::memory_order_relaxed) - n,
+                 std::memory_order_relaxed);
+    }
+    void set(uint64_t n) { v_.store(n, std::memory_order_relaxed); }
+    uint64_t load() const { return v_.load(std::memory_order_relaxed); }
+
+private:
+    std::atomic<uint64_t> v_{0};
+};
 
 class Stats {
 public:

@@ -2,7 +2,7 @@
 //
 // tindx, the index table: block number -> entry, sharded by hash so several
 // iothreads can look up at once.  Expected O(1): chained buckets of 32-bit
-// entry numbers, sized to one bucket per possible entry.
+// entry numbers, two buckets per possible entry.
 //
 // An entry lives in one pool for the whole cache (entry numbers are stable,
 // so policies can link entries into queues by number).  Fields and who may
@@ -79,6 +79,13 @@ public:
             e = entries_[e].hnext;
         }
         return e;
+    }
+    // Start loading @block's bucket, for a lookup a little later.  The
+    // caller holds any shard lock or the tmaster mutex (either keeps
+    // reserve() from swapping the buckets).
+    void prefetch(uint64_t block) const {
+        const Shard &sh = shards_[shard_index(block)];
+        __builtin_prefetch(&sh.buckets[mix64(block) & sh.mask]);
     }
     void link(Shard &sh, uint32_t e);
     void unlink(Shard &sh, uint32_t e);

@@ -104,8 +104,8 @@ bool hc_cache::try_evict(uint32_t e) {
     tindx.unlink(sh, e);
     tbuf.release(en.slot);
     en.slot = kNil;
-    clean_blocks.fetch_sub(1, std::memory_order_relaxed);
-    st.add(kEvictions);
+    clean_blocks.sub(1);
+    evictions.add(1);
     return true;
 }
 
@@ -150,8 +150,7 @@ uint32_t hc_cache::insert(uint64_t block, uint32_t slot, uint8_t state) {
         std::lock_guard g(sh.mu);
         tindx.link(sh, e);
     }
-    (state & kDirty ? dirty_blocks : clean_blocks)
-        .fetch_add(1, std::memory_order_relaxed);
+    (state & kDirty ? dirty_blocks : clean_blocks).add(1);
     return e;
 }
 
@@ -167,9 +166,9 @@ void hc_cache::drop_locked(Tindx::Shard &sh, uint32_t e) {
     }
     if (en.state & kDirty) {
         dirty.clear(en.block);
-        dirty_blocks.fetch_sub(1, std::memory_order_relaxed);
+        dirty_blocks.sub(1);
     } else {
-        clean_blocks.fetch_sub(1, std::memory_order_relaxed);
+        clean_blocks.sub(1);
     }
     gens.bump(en.block);
     tindx.free_entry(e);
@@ -188,16 +187,16 @@ void hc_cache::make_dirty(uint32_t e, uint64_t seqno) {
     }
     set_state(e, kDirty);
     dirty.mark(en.block, seqno, e);
-    clean_blocks.fetch_sub(1, std::memory_order_relaxed);
-    dirty_blocks.fetch_add(1, std::memory_order_relaxed);
+    clean_blocks.sub(1);
+    dirty_blocks.add(1);
 }
 
 void hc_cache::make_clean(uint32_t e, uint8_t also_clear) {
     Entry &en = tindx.at(e);
     set_state(e, 0, kDirty | also_clear);
     dirty.clear(en.block);
-    dirty_blocks.fetch_sub(1, std::memory_order_relaxed);
-    clean_blocks.fetch_add(1, std::memory_order_relaxed);
+    dirty_blocks.sub(1);
+    clean_blocks.add(1);
 }
 
 void hc_cache::drop(uint32_t e) {
@@ -401,7 +400,7 @@ void hc_cache::get_stats(hc_stats *s) {
     s->miss_blocks = st.get(kMissBlocks);
     s->admissions = st.get(kAdmissions);
     s->rejections = st.get(kRejections);
-    s->evictions = st.get(kEvictions);
+    s->evictions = evictions.load();
     s->bypassed = st.get(kBypassed);
     s->writeback_requests = st.get(kWritebackRequests);
     s->writeback_bytes = st.get(kWritebackBytes);
@@ -409,9 +408,7 @@ void hc_cache::get_stats(hc_stats *s) {
     s->writeback_errors = st.get(kWritebackErrors);
     s->write_errors = st.get(kWriteErrors);
     s->read_errors = st.get(kReadErrors);
-    auto ld = [](const std::atomic<uint64_t> &a) {
-        return a.load(std::memory_order_relaxed);
-    };
+    auto ld = [](const Gauge &g) { return g.load(); };
     uint64_t dirty_n = ld(dirty_blocks), clean_n = ld(clean_blocks);
     s->dirty_bytes = dirty_n * block_size;
     s->wb_bytes = dirty_n * block_size;
@@ -420,11 +417,14 @@ void hc_cache::get_stats(hc_stats *s) {
     s->capacity_bytes =
         uint64_t(capacity_slots.load(std::memory_order_relaxed)) * block_size;
     // Dirty map nodes come and go with the data; the rest is fixed.
-    s->metadata_bytes = ld(meta_static) + dirty_n * 88;
+    s->metadata_bytes =
+        meta_static.load(std::memory_order_relaxed) + dirty_n * 88;
 }
 
 void hc_cache::reset_stats() {
     st.reset();
+    std::lock_guard g(mu);
+    evictions.set(0);
 }
 
 double hc_cache::mrc_hit_ratio(double factor) {

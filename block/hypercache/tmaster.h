@@ -92,6 +92,7 @@ struct hc_write_ticket {
 
 struct hc_extent_impl : hc_extent {  // the C API hands out the base
     std::vector<iovec> iovs;
+    std::vector<uint32_t> entries;  // the blocks' tindx entries, in order
     uint64_t first_block;
     uint32_t nblocks;
 };
@@ -206,13 +207,26 @@ struct hc_cache {
     bool all_locked = false;  // reconfigure holds every shard lock
     uint64_t dirty_seq_ = 0;
     uint64_t wb_cursor = 0;
+    // Write-back (writeback.cc, all under mu).  A hand-out that found no
+    // idle dirty block with a sequence number up to wb_none_upto is not
+    // repeated while wb_none_valid: the glue asks again after every
+    // completion, and each scan would walk every dirty block.  Blocks get
+    // new numbers only when they turn dirty, so only a busy dirty block
+    // turning idle (a failed write-back, a finished write-through) can
+    // make the answer wrong; those clear wb_none_valid.
+    bool wb_none_valid = false;
+    uint64_t wb_none_upto = 0;
+    // Extents handed back, kept for reuse with their vectors' capacity.
+    std::vector<std::unique_ptr<hc_extent_impl>> ext_free;
 
     // Hot copies of mutable options, read without mu.
     std::atomic<int> mode;
     std::atomic<uint64_t> max_merge, seq_cutoff;
 
-    // Occupancy gauges (written under mu, read anywhere).
-    std::atomic<uint64_t> clean_blocks{0}, dirty_blocks{0}, wb_busy_blocks{0};
+    // Occupancy gauges (written under mu, read anywhere), and evictions,
+    // which happen under mu only (so not in st).
+    hypercache::Gauge clean_blocks, dirty_blocks, wb_busy_blocks;
+    hypercache::Gauge evictions;
     std::atomic<uint64_t> meta_static{0};
     std::atomic<uint32_t> capacity_slots{0};
     hypercache::Stats st;

@@ -215,6 +215,8 @@ int hc_cache::write_begin(uint64_t offset, uint64_t len, const iovec *iov,
 
 // Settle a write-through ticket (mu held).
 void hc_cache::finish(hc_write_ticket *t, int ret) {
+    // A dirty block it kept busy may be idle again: write-back must look.
+    wb_none_valid = false;
     for (const hc_write_ticket::Block &tb : t->blocks) {
         if (tb.entry == kNil) {
             gens.end_write(tb.block);

@@ -10,6 +10,13 @@
 
 using namespace hypercache;
 
+namespace {
+
+// Extents kept for reuse: the glue keeps up to 32 in flight.
+constexpr size_t kKeepExtents = 64;
+
+}  // namespace
+
 uint64_t hc_cache::dirty_seq() {
     std::lock_guard g(mu);
     return dirty_seq_;
@@ -61,6 +68,12 @@ int hc_cache::writeback_next(hc_wb_reason why, uint64_t upto, uint64_t now,
             return -EINVAL;
     }
 
+    // Every dirty block has a sequence number up to dirty_seq_.
+    limit = std::min(limit, dirty_seq_);
+    if (wb_none_valid && limit <= wb_none_upto) {
+        return 0;  // nothing has become eligible since the last look
+    }
+
     // Continue from where the last extent ended (an elevator sweep), so a
     // flush walks the disk once instead of rescanning written-out ranges.
     DirtyTracker::Map &map = dirty.blocks();
@@ -78,23 +91,36 @@ int hc_cache::writeback_next(hc_wb_reason why, uint64_t upto, uint64_t now,
             ++it;
         }
         if (it == map.end() || it->first >= wb_cursor) {
+            wb_none_valid = true;
+            wb_none_upto = limit;
             return 0;
         }
     }
 
-    auto ext = std::make_unique<hc_extent_impl>();
+    std::unique_ptr<hc_extent_impl> ext;
+    if (!ext_free.empty()) {
+        ext = std::move(ext_free.back());
+        ext_free.pop_back();
+        ext->iovs.clear();
+        ext->entries.clear();
+    } else {
+        ext = std::make_unique<hc_extent_impl>();
+    }
     // Neighbours join whatever their age: writing them now costs nothing
     // extra.  IOV_MAX (1024) bounds an extent even when slots are scattered.
     uint64_t max_blocks = std::min<uint64_t>(
         std::max<uint64_t>(max_merge.load() >> shift, 1), 1024);
+    ext->iovs.reserve(max_blocks);
+    ext->entries.reserve(max_blocks);
     uint64_t first = it->first;
     uint32_t n = 0;
     for (; it != map.end() && it->first == first + n && n < max_blocks; ++it) {
-        Entry &en = tindx.at(it->second.entry);
+        uint32_t e = it->second.entry;
+        Entry &en = tindx.at(e);
         if (en.state & kBusy) {
             break;
         }
-        const uint8_t *p;
+        uint8_t *p;
         {
             // Busy and the slot's address in one step under the shard
             // lock: rewrite_dirty() copies into this slot under that lock
@@ -109,11 +135,12 @@ int hc_cache::writeback_next(hc_wb_reason why, uint64_t upto, uint64_t now,
                 p) {
             ext->iovs.back().iov_len += block_size;
         } else {
-            ext->iovs.push_back(iovec{const_cast<uint8_t *>(p), block_size});
+            ext->iovs.push_back(iovec{p, block_size});
         }
+        ext->entries.push_back(e);
         n++;
     }
-    wb_busy_blocks.fetch_add(n, std::memory_order_relaxed);
+    wb_busy_blocks.add(n);
     wb_cursor = first + n;
     ext->first_block = first;
     ext->nblocks = n;
@@ -125,26 +152,37 @@ int hc_cache::writeback_next(hc_wb_reason why, uint64_t upto, uint64_t now,
     return 1;
 }
 
+// The blocks of an extent are contiguous and were all dirty and busy since
+// it was handed out (busy blocks refuse writes, invalidation and eviction),
+// so they are settled with the entries kept in the extent and one walk of
+// the dirty map, not a lookup per block.
 void hc_cache::writeback_done(hc_extent *pub, int ret) {
     auto *ext = static_cast<hc_extent_impl *>(pub);
+    uint64_t len = ext->len;  // once back in ext_free, it is not ours
     {
         std::lock_guard g(mu);
-        DirtyTracker::Map &map = dirty.blocks();
-        for (uint32_t i = 0; i < ext->nblocks; i++) {
-            uint64_t b = ext->first_block + i;
-            auto it = map.find(b);
-            uint32_t e = it->second.entry;
-            if (ret >= 0) {
-                make_clean(e, kWriteback);
-            } else {
+        if (ret >= 0) {
+            for (uint32_t e : ext->entries) {
+                set_state(e, 0, kDirty | kWriteback);
+            }
+            dirty.clear_run(ext->first_block, ext->nblocks);
+            dirty_blocks.sub(ext->nblocks);
+            clean_blocks.add(ext->nblocks);
+        } else {
+            for (uint32_t e : ext->entries) {
                 set_state(e, 0, kWriteback);
             }
+            wb_none_valid = false;  // dirty and idle again
         }
-        wb_busy_blocks.fetch_sub(ext->nblocks, std::memory_order_relaxed);
+        wb_busy_blocks.sub(ext->nblocks);
+        if (ext_free.size() < kKeepExtents) {
+            ext_free.emplace_back(ext);
+            ext = nullptr;
+        }
     }
     if (ret >= 0) {
         st.add(kWritebackRequests);
-        st.add(kWritebackBytes, ext->len);
+        st.add(kWritebackBytes, len);
     } else {
         st.add(kWritebackErrors);
     }

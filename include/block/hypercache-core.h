@@ -114,10 +114,11 @@ typedef struct hc_read_seg {
     const void *hit;      /* cached bytes (pinned until hc_read_end), or NULL
                            * for a miss run to read from the child */
     const struct iovec *fill_iov;  /* miss runs the cache admits: private
-                           * cache slots to read the child into, buf_align
-                           * aligned, one iovec per block or fewer where
-                           * slots are adjacent (at most 1024), covering
-                           * [offset, offset + len) in order; valid until
+                           * cache slots to read the child into, aligned to
+                           * buf_align or block_size, whichever is smaller;
+                           * one iovec per block or fewer where slots are
+                           * adjacent (at most 1024), covering [offset,
+                           * offset + len) in order; valid until
                            * hc_read_end.  NULL for hits and for miss runs
                            * that are not cached */
     int fill_iovcnt;      /* entries of fill_iov, 0 when NULL */

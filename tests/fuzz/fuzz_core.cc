@@ -7,14 +7,18 @@
 // operations (read plans pinned while writes and write-back run, write
 // tickets and write-back extents completed late, with success or EIO):
 //   read (checked), read begun now and filled later with then-stale child
-//   data, write (optionally FUA), write completion, write-back of any
-//   reason, write-back completion, discard, write-zeroes, reconfigure,
+//   data (through a bounce buffer, or straight into the slots the plan
+//   reserved: child read, hc_read_fill_done or hc_read_failed and
+//   hc_read_end each a step of their own, in any interleaving with the
+//   other operations), write (optionally FUA), write completion, write-back of
+//   any reason, write-back completion, discard, write-zeroes, reconfigure,
 //   flush, block-status query.
 // A byte-exact model of what the guest wrote, and a byte array standing for
 // the child disk, check that:
 //   - every read returns the newest acknowledged data (bytes with a write
 //     still in flight, or whose last write failed, are not checked);
-//   - write-back extents do not change while they are out at the "child";
+//   - write-back extents do not change while they are out at the "child",
+//     nor do a read's pinned hits and filled slots until its end;
 //   - after a flush every acknowledged byte is on the disk;
 //   - a range hc_range_dirty() calls clean holds on disk what the model holds;
 //   - nothing crashes, leaks or trips ASan/UBSan.
@@ -66,9 +70,26 @@ uint8_t pat(uint32_t id, uint64_t pos) {
 }
 
 struct PendingRead {
+    enum Stage { kUnread, kRead, kDone, kFailed };
     hc_read_plan *plan;
     std::vector<std::vector<uint8_t>> snap;  // child data at begin time
+    bool direct = false;       // reads into fill_iov instead of a bounce buffer
+    std::vector<Stage> stage;  // direct: per segment
+    std::vector<std::vector<uint8_t>> held;  // direct: what it holds
 };
+
+std::vector<uint8_t> held_bytes(const hc_read_seg *s) {
+    std::vector<uint8_t> v;
+    if (s->hit) {
+        auto *h = static_cast<const uint8_t *>(s->hit);
+        v.assign(h, h + s->len);
+    }
+    for (int k = 0; k < s->fill_iovcnt; k++) {
+        auto *b = static_cast<const uint8_t *>(s->fill_iov[k].iov_base);
+        v.insert(v.end(), b, b + s->fill_iov[k].iov_len);
+    }
+    return v;
+}
 
 struct PendingWrite {
     hc_write_ticket *t;
@@ -95,11 +116,83 @@ struct State {
 
     bool checkable(uint64_t i) const { return known[i] && !inflight[i]; }
 
+    // The child read of reserved run @i, now: the disk as it is.
+    void child_read(PendingRead &r, size_t i) {
+        const hc_read_seg *s = hc_read_plan_seg(r.plan, i);
+        uint64_t pos = s->offset;
+        for (int k = 0; k < s->fill_iovcnt; k++) {
+            if (pos + s->fill_iov[k].iov_len > kDisk) {
+                fail("fill_iov beyond the read", pos);
+            }
+            memcpy(s->fill_iov[k].iov_base, &disk[pos], s->fill_iov[k].iov_len);
+            pos += s->fill_iov[k].iov_len;
+        }
+        if (pos != s->offset + s->len) {
+            fail("fill_iov does not add up to the run", s->offset);
+        }
+        r.held[i] = held_bytes(s);
+        r.stage[i] = PendingRead::kRead;
+    }
+
+    // One stage of one reserved run of a direct read.
+    void direct_step(PendingRead &r, unsigned pick, bool ok) {
+        std::vector<size_t> runs;
+        for (size_t i = 0; i < r.stage.size(); i++) {
+            if (r.stage[i] <= PendingRead::kRead &&
+                hc_read_plan_seg(r.plan, i)->fill_iov) {
+                runs.push_back(i);
+            }
+        }
+        if (runs.empty()) {
+            return;
+        }
+        size_t i = runs[pick % runs.size()];
+        trace("  direct read: run %zu at %llu, stage %d%s", i,
+              (unsigned long long)hc_read_plan_seg(r.plan, i)->offset,
+              int(r.stage[i]), ok ? "" : " (EIO)");
+        if (!ok) {
+            hc_read_failed(c, r.plan, i, -EIO);
+            r.stage[i] = PendingRead::kFailed;
+        } else if (r.stage[i] == PendingRead::kUnread) {
+            child_read(r, i);
+        } else {
+            hc_read_fill_done(c, r.plan, i);
+            r.stage[i] = PendingRead::kDone;
+        }
+    }
+
     void complete_read(PendingRead &r) {
-        for (size_t i = 0; i < hc_read_plan_count(r.plan); i++) {
+        if (!r.direct) {
+            for (size_t i = 0; i < hc_read_plan_count(r.plan); i++) {
+                const hc_read_seg *s = hc_read_plan_seg(r.plan, i);
+                if (!s->hit) {
+                    hc_read_fill(c, r.plan, i, r.snap[i].data());
+                }
+            }
+            hc_read_end(c, r.plan);
+            return;
+        }
+        for (size_t i = 0; i < r.stage.size(); i++) {
             const hc_read_seg *s = hc_read_plan_seg(r.plan, i);
-            if (!s->hit) {
-                hc_read_fill(c, r.plan, i, r.snap[i].data());
+            if (!s->fill_iov) {
+                continue;
+            }
+            if (r.stage[i] == PendingRead::kUnread) {
+                child_read(r, i);
+            }
+            if (r.stage[i] == PendingRead::kRead) {
+                hc_read_fill_done(c, r.plan, i);
+                r.stage[i] = PendingRead::kDone;
+            }
+        }
+        // What the caller copies out now is what it pinned or read.
+        for (size_t i = 0; i < r.stage.size(); i++) {
+            const hc_read_seg *s = hc_read_plan_seg(r.plan, i);
+            if ((s->hit || r.stage[i] == PendingRead::kDone) &&
+                held_bytes(s) != r.held[i]) {
+                fail(s->hit ? "pinned hit changed before hc_read_end"
+                            : "filled slot changed before hc_read_end",
+                     s->offset);
             }
         }
         hc_read_end(c, r.plan);
@@ -233,14 +326,16 @@ struct State {
         hc_read_end(c, plan);
     }
 
-    void read_deferred(uint64_t off, uint64_t len) {
-        trace("read %llu+%llu begun, filled later", (unsigned long long)off,
-              (unsigned long long)len);
+    void read_deferred(uint64_t off, uint64_t len, bool direct, bool read_now) {
+        trace("read %llu+%llu begun, filled later%s%s", (unsigned long long)off,
+              (unsigned long long)len, direct ? " (direct)" : "",
+              direct && read_now ? ", read now" : "");
         hc_read_plan *plan = nullptr;
         if (hc_read_begin(c, off, len, &plan) < 0) {
             fail("hc_read_begin failed on a valid range", off);
         }
         PendingRead r{plan, {}};
+        r.direct = direct;
         for (size_t i = 0; i < hc_read_plan_count(plan); i++) {
             const hc_read_seg *s = hc_read_plan_seg(plan, i);
             if (s->hit) {
@@ -248,6 +343,19 @@ struct State {
             } else {
                 r.snap.emplace_back(disk.begin() + s->offset,
                                     disk.begin() + s->offset + s->len);
+            }
+            if ((s->fill_iov != nullptr) != (s->fill_iovcnt > 0) ||
+                (s->hit && s->fill_iov)) {
+                fail("fill_iov and fill_iovcnt disagree", s->offset);
+            }
+            r.stage.push_back(PendingRead::kUnread);
+            r.held.push_back(s->hit ? held_bytes(s) : std::vector<uint8_t>());
+        }
+        if (direct && read_now) {
+            for (size_t i = 0; i < r.stage.size(); i++) {
+                if (hc_read_plan_seg(plan, i)->fill_iov) {
+                    child_read(r, i);
+                }
             }
         }
         reads.push_back(std::move(r));
@@ -452,11 +560,23 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
     uint64_t now = 0;
     while (fdp.remaining_bytes() > 0) {
-        uint8_t op = fdp.ConsumeIntegralInRange<uint8_t>(0, 15);
+        uint8_t op = fdp.ConsumeIntegralInRange<uint8_t>(0, 16);
         uint64_t off =
             fdp.ConsumeIntegralInRange<uint64_t>(0, kDisk / kSector - 1) *
             kSector;
         now += fdp.ConsumeIntegralInRange<uint64_t>(0, 300);
+        // Often aim at a read in flight: what races with it is what a fill
+        // must notice.
+        if (!s.reads.empty() && fdp.ConsumeIntegralInRange<int>(0, 2) == 0) {
+            const PendingRead &r = s.reads[fdp.ConsumeIntegralInRange<size_t>(
+                0, s.reads.size() - 1)];
+            size_t n = hc_read_plan_count(r.plan);
+            if (n > 0) {
+                off = hc_read_plan_seg(
+                          r.plan, fdp.ConsumeIntegralInRange<size_t>(0, n - 1))
+                          ->offset;
+            }
+        }
         switch (op) {
             case 0:
             case 1:
@@ -465,7 +585,20 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 break;
             case 3:
                 if (s.reads.size() < 4) {
-                    s.read_deferred(off, pick_len(fdp, off));
+                    uint64_t len = pick_len(fdp, off);
+                    bool direct = fdp.ConsumeBool();
+                    s.read_deferred(off, len, direct, fdp.ConsumeBool());
+                }
+                break;
+            case 16:
+                if (!s.reads.empty()) {
+                    PendingRead &r = s.reads[fdp.ConsumeIntegralInRange<size_t>(
+                        0, s.reads.size() - 1)];
+                    unsigned pick = fdp.ConsumeIntegral<uint8_t>();
+                    bool ok = fdp.ConsumeIntegralInRange<int>(0, 5) != 0;
+                    if (r.direct) {
+                        s.direct_step(r, pick, ok);
+                    }
                 }
                 break;
             case 4:

@@ -93,28 +93,28 @@ void BM_Admission(benchmark::State &st) {
     st.SetItemsProcessed(st.iterations());
 }
 
-// A cache of kBlocks, full of blocks no request below asks for again.
-hc_cache *make_full(uint64_t *next_block) {
-    hc_cache *c = make(HC_POLICY_FREQ, kBlocks);
+// A cache of @blocks, full of blocks no request below asks for again.
+hc_cache *make_full(uint64_t blocks, uint64_t *next_block) {
+    hc_cache *c = make(HC_POLICY_FREQ, blocks);
     static uint8_t buf[kBS];
-    for (uint64_t b = 0; b < kBlocks; b++) {
+    for (uint64_t b = 0; b < blocks; b++) {
         hc_read_plan *p;
         hc_read_begin(c, b * kBS, kBS, &p);
         hc_read_fill(c, p, 0, buf);
         hc_read_end(c, p);
     }
-    *next_block = kBlocks;
+    *next_block = blocks;
     return c;
 }
 
 // Core CPU per missed block, old path: plan a read of range(0) blocks that
-// all miss, offer the child's data (a bounce buffer the core copies into
-// its slots), end.  The cache is full, so every admitted block evicts one.
-// The child read itself is not part of it.  Addresses only move forward
-// (64x the cache before they wrap), so nothing is ever hit.
+// all miss (in a cache of range(1) blocks), offer the child's data (a bounce
+// buffer the core copies into its slots), end.  The cache is full, so every
+// admitted block evicts one. The child read itself is not part of it. Addresses
+// only move forward (64x the cache before they wrap), so nothing is ever hit.
 void BM_MissFillCopy(benchmark::State &st) {
-    uint64_t n = uint64_t(st.range(0)), next;
-    hc_cache *c = make_full(&next);
+    uint64_t n = uint64_t(st.range(0)), blocks = uint64_t(st.range(1)), next;
+    hc_cache *c = make_full(blocks, &next);
     std::vector<uint8_t> child(n * kBS, 7);
     for (auto _ : st) {
         hc_read_plan *p;
@@ -124,7 +124,7 @@ void BM_MissFillCopy(benchmark::State &st) {
             hc_read_fill(c, p, i, child.data() + (s->offset - next * kBS));
         }
         hc_read_end(c, p);
-        next = next + n < 64 * kBlocks ? next + n : kBlocks;
+        next = next + n < 64 * blocks ? next + n : blocks;
     }
     st.counters["ns_per_block"] = benchmark::Counter(
         double(st.iterations() * n),
@@ -141,8 +141,8 @@ void BM_MissFillCopy(benchmark::State &st) {
 // plan reserved (fill_iov); the core only publishes them.  What the
 // caller copies out afterwards is the glue's copy, not the core's.
 void BM_MissFillDirect(benchmark::State &st) {
-    uint64_t n = uint64_t(st.range(0)), next;
-    hc_cache *c = make_full(&next);
+    uint64_t n = uint64_t(st.range(0)), blocks = uint64_t(st.range(1)), next;
+    hc_cache *c = make_full(blocks, &next);
     for (auto _ : st) {
         hc_read_plan *p;
         hc_read_begin(c, next * kBS, n * kBS, &p);
@@ -152,7 +152,7 @@ void BM_MissFillDirect(benchmark::State &st) {
             hc_read_fill_done(c, p, i);
         }
         hc_read_end(c, p);
-        next = next + n < 64 * kBlocks ? next + n : kBlocks;
+        next = next + n < 64 * blocks ? next + n : blocks;
     }
     st.counters["ns_per_block"] = benchmark::Counter(
         double(st.iterations() * n),
@@ -276,7 +276,15 @@ BENCHMARK(BM_Admission)
     ->Apply(shared_cache);
 BENCHMARK(BM_WriteAbsorb)->Arg(HC_POLICY_FREQ)->Apply(shared_cache);
 BENCHMARK(BM_WritebackPlan);
-BENCHMARK(BM_MissFillCopy)->Arg(1)->Arg(16)->Arg(256);
-BENCHMARK(BM_MissFillDirect)->Arg(1)->Arg(16)->Arg(256);
+// 64 MiB at 1, 16 and 256 blocks per request; 256 MiB, whose metadata no
+// longer fits a 2 MiB L2 cache, at 16.
+void miss_sizes(benchmark::internal::Benchmark *b) {
+    b->Args({1, kBlocks})
+        ->Args({16, kBlocks})
+        ->Args({256, kBlocks})
+        ->Args({16, 4 * kBlocks});
+}
+BENCHMARK(BM_MissFillCopy)->Apply(miss_sizes);
+BENCHMARK(BM_MissFillDirect)->Apply(miss_sizes);
 BENCHMARK(BM_WritebackInFlight);
 BENCHMARK_MAIN();

@@ -4,7 +4,10 @@
 // (with a byte-array "child disk" behind it) and to a plain std::map of
 // block contents; every read must return what the model says the guest
 // last wrote, across write-back (with failures), invalidation, resizing and
-// mode and policy switches.
+// mode and policy switches.  Up to three direct-fill reads are outstanding
+// at any time, each stage of them (child read into fill_iov,
+// hc_read_fill_done or hc_read_failed, hc_read_end) a step of its own
+// between the others; what they pinned must not change under them.
 #include <gtest/gtest.h>
 
 #include <cerrno>
@@ -68,6 +71,100 @@ void writeback_some(hc_cache *c, std::vector<uint8_t> &disk,
     }
 }
 
+// A direct-fill read in flight: per segment, what it has done so far and
+// the bytes it holds (hits from the start, reserved runs once read).
+struct DirectRead {
+    enum Stage { kUnread, kRead, kDone, kFailed };
+    hc_read_plan *plan;
+    std::vector<Stage> stage;
+    std::vector<std::vector<uint8_t>> bytes;
+};
+
+const hc_read_seg *seg_of(const DirectRead &r, size_t i) {
+    return hc_read_plan_seg(r.plan, i);
+}
+
+std::vector<uint8_t> held(const hc_read_seg *s) {
+    std::vector<uint8_t> v;
+    if (s->hit) {
+        auto *h = static_cast<const uint8_t *>(s->hit);
+        v.assign(h, h + s->len);
+    }
+    for (int k = 0; k < s->fill_iovcnt; k++) {
+        auto *b = static_cast<const uint8_t *>(s->fill_iov[k].iov_base);
+        v.insert(v.end(), b, b + s->fill_iov[k].iov_len);
+    }
+    return v;
+}
+
+DirectRead direct_begin(hc_cache *c, const Model &m, uint64_t off,
+                        uint64_t len) {
+    DirectRead r{nullptr, {}, {}};
+    EXPECT_EQ(hc_read_begin(c, off, len, &r.plan), 0);
+    for (size_t i = 0; i < hc_read_plan_count(r.plan); i++) {
+        const hc_read_seg *s = seg_of(r, i);
+        r.stage.push_back(DirectRead::kUnread);
+        r.bytes.emplace_back();
+        if (s->hit) {
+            // Pinned hits hold the newest data at the time of the plan.
+            r.bytes.back() = held(s);
+            EXPECT_EQ(r.bytes.back(), m.read(s->offset, s->len))
+                << "hit at " << s->offset;
+        }
+    }
+    return r;
+}
+
+// One stage of one reserved run: the child read, then fill_done (or, one
+// time in four, a failure).
+void direct_step(hc_cache *c, const std::vector<uint8_t> &disk, DirectRead &r,
+                 std::mt19937_64 &rng) {
+    std::vector<size_t> runs;
+    for (size_t i = 0; i < r.stage.size(); i++) {
+        if (seg_of(r, i)->fill_iov && r.stage[i] <= DirectRead::kRead) {
+            runs.push_back(i);
+        }
+    }
+    if (runs.empty()) {
+        return;
+    }
+    size_t i = runs[rng() % runs.size()];
+    const hc_read_seg *s = seg_of(r, i);
+    if (r.stage[i] == DirectRead::kUnread && rng() % 5 == 0) {
+        hc_read_failed(c, r.plan, i, -EIO);  // before any byte arrived
+        r.stage[i] = DirectRead::kFailed;
+    } else if (r.stage[i] == DirectRead::kUnread) {
+        uint64_t pos = s->offset;
+        for (int k = 0; k < s->fill_iovcnt; k++) {
+            memcpy(s->fill_iov[k].iov_base, disk.data() + pos,
+                   s->fill_iov[k].iov_len);
+            pos += s->fill_iov[k].iov_len;
+        }
+        r.bytes[i] = held(s);
+        r.stage[i] = DirectRead::kRead;
+    } else if (rng() % 4 == 0) {
+        hc_read_failed(c, r.plan, i, -EIO);
+        r.stage[i] = DirectRead::kFailed;
+    } else {
+        hc_read_fill_done(c, r.plan, i);
+        r.stage[i] = DirectRead::kDone;
+    }
+}
+
+// What the read holds has not changed since it got it, whatever ran in
+// between; then the plan ends.
+void direct_end(hc_cache *c, DirectRead &r) {
+    for (size_t i = 0; i < r.stage.size(); i++) {
+        const hc_read_seg *s = seg_of(r, i);
+        if (s->hit || r.stage[i] == DirectRead::kRead ||
+            r.stage[i] == DirectRead::kDone) {
+            EXPECT_EQ(held(s), r.bytes[i])
+                << "pinned bytes changed at " << s->offset;
+        }
+    }
+    hc_read_end(c, r.plan);
+}
+
 void run_model(uint64_t seed, hc_policy policy) {
     std::mt19937_64 rng(seed);
     hc_cache *c = make_cache(32, HC_MODE_WRITEBACK, policy, [](hc_config *c) {
@@ -88,10 +185,17 @@ void run_model(uint64_t seed, hc_policy policy) {
             *len = (1 + rng() % 6) * kBS;
         }
     };
+    std::vector<DirectRead> direct;
+    auto end_all = [&] {
+        for (DirectRead &r : direct) {
+            direct_end(c, r);
+        }
+        direct.clear();
+    };
     for (int step = 0; step < 4000; step++) {
         uint64_t off, len;
         rand_range(&off, &len);
-        int op = int(rng() % 10);
+        int op = int(rng() % 13);
         if (getenv("HC_MODEL_DEBUG")) {
             fprintf(stderr, "step %d op %d %lu+%lu\n", step, op, off, len);
         }
@@ -118,9 +222,13 @@ void run_model(uint64_t seed, hc_policy policy) {
                 auto d = pattern(len, uint32_t(rng()));
                 unsigned flags = rng() % 8 == 0 ? HC_WRITE_FUA : 0;
                 int r;
-                while ((r = write_to(c, disk, off, d, flags)) < 0) {
+                for (int tries = 0; (r = write_to(c, disk, off, d, flags)) < 0;
+                     tries++) {
                     ASSERT_TRUE(r == -ENOSPC || r == -EAGAIN) << r;
                     flush_all(c, disk);
+                    if (tries > 0) {
+                        end_all();  // reads in flight pin the free slots
+                    }
                 }
                 m.write(off, d);
                 break;
@@ -158,14 +266,39 @@ void run_model(uint64_t seed, hc_policy policy) {
                     flush_all(c, disk);
                     r = hc_reconfigure(c, &cfg, err, sizeof(err));
                 }
+                if (r == -EBUSY && !direct.empty()) {
+                    end_all();  // pinned slots in the tail
+                    r = hc_reconfigure(c, &cfg, err, sizeof(err));
+                }
                 ASSERT_EQ(r, 0) << err;
                 hc_stats s;
                 hc_get_stats(c, &s);
                 ASSERT_LE(s.cached_blocks * kBS, cfg.size);
                 break;
             }
+            case 10:
+                if (direct.size() < 3) {
+                    direct.push_back(direct_begin(c, m, off, len));
+                }
+                break;
+            case 11:
+                if (!direct.empty()) {
+                    direct_step(c, disk, direct[rng() % direct.size()], rng);
+                }
+                break;
+            case 12:
+                if (!direct.empty()) {
+                    size_t k = rng() % direct.size();
+                    direct_end(c, direct[k]);
+                    direct.erase(direct.begin() + long(k));
+                }
+                break;
+        }
+        if (::testing::Test::HasFailure()) {
+            return;
         }
     }
+    end_all();
     // After a full flush the child alone holds the newest data.
     flush_all(c, disk);
     for (uint64_t b = 0; b < kDiskBlocks; b++) {
