@@ -25,6 +25,12 @@
 
 using namespace hypercache;
 
+namespace {
+
+constexpr uint32_t kAhead = 8;  // blocks prefetched ahead at publication
+
+}  // namespace
+
 // Step 1 (mu not held on entry).  Blocks changed since they were looked up
 // are not worth a slot: their fill would be refused.  After the first
 // allocation that fails (nothing clean and idle to evict) the rest of the
@@ -97,17 +103,21 @@ void hc_cache::read_fill_done(hc_read_plan *plan, size_t i) {
         std::lock_guard g(mu);
         // Switched to "cache nothing" since the plan: stay private.
         if (cfg.mode != HC_MODE_NONE) {
-            // Much time has passed since the plan (the child read): the
-            // index buckets and the policy's ghost are cold again.
-            for (uint32_t k = 0; k < run.nblocks && k < 16; k++) {
-                tindx.prefetch(plan->first_block + run.first + k);
-                policy->prefetch_insert(plan->first_block + run.first + k);
-            }
-            for (uint32_t k = run.first; k < run.first + run.nblocks; k++) {
-                if (k + 16 < run.first + run.nblocks) {
-                    tindx.prefetch(plan->first_block + k + 16);
-                    policy->prefetch_insert(plan->first_block + k + 16);
+            // The child read took long: the blocks' index buckets and the
+            // policy's ghost buckets are cold again.  Have a few ahead on
+            // their way while publishing.
+            uint32_t end = run.first + run.nblocks;
+            auto warm = [&](uint32_t k) {
+                if (k < end) {
+                    tindx.prefetch(plan->first_block + k);
+                    policy->prefetch_insert(plan->first_block + k);
                 }
+            };
+            for (uint32_t k = run.first; k < run.first + kAhead; k++) {
+                warm(k);
+            }
+            for (uint32_t k = run.first; k < end; k++) {
+                warm(k + kAhead);
                 hc_read_plan::Block &bl = plan->blocks[k];
                 uint64_t b = plan->first_block + k;
                 if (gens.unchanged(b, bl.gen) && publish_clean(b, bl.slot)) {

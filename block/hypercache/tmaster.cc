@@ -64,6 +64,8 @@ void hc_cache::init() {
     make_policy();
     capacity_slots = n;
     meta_static = metadata_bytes();
+    // writeback_done() keeps extents without allocating (it cannot fail).
+    ext_free.reserve(kKeepExtents);
 }
 
 void hc_cache::make_policy() {

@@ -216,7 +216,9 @@ struct hc_cache {
     // make the answer wrong; those clear wb_none_valid.
     bool wb_none_valid = false;
     uint64_t wb_none_upto = 0;
-    // Extents handed back, kept for reuse with their vectors' capacity.
+    // Extents handed back, kept for reuse with their vectors' capacity
+    // (the glue keeps up to 32 in flight).
+    static constexpr size_t kKeepExtents = 64;
     std::vector<std::unique_ptr<hc_extent_impl>> ext_free;
 
     // Hot copies of mutable options, read without mu.

@@ -10,13 +10,6 @@
 
 using namespace hypercache;
 
-namespace {
-
-// Extents kept for reuse: the glue keeps up to 32 in flight.
-constexpr size_t kKeepExtents = 64;
-
-}  // namespace
-
 uint64_t hc_cache::dirty_seq() {
     std::lock_guard g(mu);
     return dirty_seq_;

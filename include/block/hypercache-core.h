@@ -101,7 +101,8 @@ void hc_get_config(hc_cache *c, hc_config *cfg);
  * Change the mutable options at run time (size, mode, policy thresholds,
  * watermarks, ages, merge and cutoff; not block_size or buf_align).
  * Shrinking evicts clean blocks first; returns -EBUSY with nothing changed
- * if dirty or pinned data does not fit the new size (write back, then retry).
+ * if dirty or pinned data (hits and fill_iov slots of reads in flight) does
+ * not fit the new size (write back, or let the reads end, then retry).
  */
 int hc_reconfigure(hc_cache *c, const hc_config *cfg, char *err,
                    size_t errlen);
