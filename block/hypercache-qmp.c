@@ -42,6 +42,7 @@ static HypercacheConfig *hypercache_config(BlockDriverState *bs)
         .max_dirty_age = cfg.max_dirty_age_ns / SCALE_MS,
         .max_merge = cfg.max_merge,
         .seq_cutoff = cfg.seq_cutoff,
+        .prealloc = cfg.prealloc,
         .active = !s->inactive,
     };
     return c;

@@ -50,6 +50,7 @@
 #define HC_OPT_MAX_DIRTY_AGE    "max-dirty-age"
 #define HC_OPT_MAX_MERGE        "max-merge"
 #define HC_OPT_SEQ_CUTOFF       "seq-cutoff"
+#define HC_OPT_PREALLOC         "prealloc"
 
 static QemuOptsList hypercache_runtime_opts = {
     .name = "hypercache",
@@ -77,6 +78,8 @@ static QemuOptsList hypercache_runtime_opts = {
           .help = "largest merged write-back request in bytes" },
         { .name = HC_OPT_SEQ_CUTOFF, .type = QEMU_OPT_SIZE,
           .help = "sequential streams longer than this bypass (0 = never)" },
+        { .name = HC_OPT_PREALLOC, .type = QEMU_OPT_BOOL,
+          .help = "fault in all cache memory at open (default off)" },
         { /* end of list */ }
     },
 };
@@ -198,6 +201,7 @@ static bool hypercache_parse_opts(QDict *options, hc_config *cfg,
     cfg->max_merge = qemu_opt_get_size(opts, HC_OPT_MAX_MERGE, cfg->max_merge);
     cfg->seq_cutoff = qemu_opt_get_size(opts, HC_OPT_SEQ_CUTOFF,
                                         cfg->seq_cutoff);
+    cfg->prealloc = qemu_opt_get_bool(opts, HC_OPT_PREALLOC, cfg->prealloc);
     /* QMP turns a negative number into a huge one: refuse those. */
     if (cfg->seq_cutoff > INT64_MAX) {
         error_setg(errp, "Option '%s' must be a non-negative size below "
@@ -741,6 +745,13 @@ static int hypercache_reopen_prepare(BDRVReopenState *state,
         error_setg(errp, "Option '%s' cannot be changed by reopen "
                    "(it is %" PRIu32 ")", HC_OPT_BLOCK_SIZE,
                    s->cfg.block_size);
+        g_free(cfg);
+        return -EINVAL;
+    }
+    if (cfg->prealloc != s->cfg.prealloc) {
+        error_setg(errp, "Option '%s' cannot be changed by reopen "
+                   "(it is %s)", HC_OPT_PREALLOC,
+                   s->cfg.prealloc ? "on" : "off");
         g_free(cfg);
         return -EINVAL;
     }

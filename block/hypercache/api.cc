@@ -60,8 +60,9 @@ hc_cache *hc_create(const hc_config *cfg, char *err, size_t errlen) {
         return c.release();
     } catch (...) {
         if (err && errlen) {
-            snprintf(err, errlen, "cannot allocate %llu bytes of cache",
-                     static_cast<unsigned long long>(cfg->size));
+            snprintf(err, errlen, "cannot allocate %llu bytes of cache%s",
+                     static_cast<unsigned long long>(cfg->size),
+                     cfg->prealloc ? " (prealloc=on faults it all in)" : "");
         }
         return nullptr;
     }

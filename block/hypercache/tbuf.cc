@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdint>
 
 namespace hypercache {
@@ -56,8 +57,30 @@ bool Tbuf::add_region(uint32_t first, uint32_t count) {
         madvise(reinterpret_cast<void *>(aligned), bytes, MADV_HUGEPAGE);
     }
 #endif
+    if (prealloc_ && !populate(reinterpret_cast<uint8_t *>(aligned), bytes)) {
+        munmap(map, len);
+        return false;
+    }
     regions_.push_back(
         Region{map, len, reinterpret_cast<uint8_t *>(aligned), first, count});
+    return true;
+}
+
+// Fault in [p, p + len) now, so that no fill pays for a first touch
+// later.  MADV_POPULATE_WRITE (Linux 5.14) fails with ENOMEM where memory
+// cannot be had; older kernels get one write per page instead.
+bool Tbuf::populate(uint8_t *p, size_t len) {
+#ifdef MADV_POPULATE_WRITE
+    if (madvise(p, len, MADV_POPULATE_WRITE) == 0) {
+        return true;
+    }
+    if (errno != EINVAL) {
+        return false;
+    }
+#endif
+    for (size_t off = 0; off < len; off += page_size()) {
+        static_cast<volatile uint8_t *>(p)[off] = 0;
+    }
     return true;
 }
 

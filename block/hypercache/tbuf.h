@@ -36,6 +36,8 @@ public:
     // unused; the free list is rebuilt from the slots' used marks).
     // Returns false if memory could not be had; nothing changes then.
     bool resize(uint32_t nslots);
+    // Fault in the memory of slots added from now on (hc_config.prealloc).
+    void set_prealloc(bool on) { prealloc_ = on; }
 
     uint8_t *ptr(uint32_t slot) const {
         for (const Region &r : regions_) {
@@ -70,10 +72,12 @@ private:
     };
 
     bool add_region(uint32_t first, uint32_t count);
+    bool populate(uint8_t *p, size_t len);
     void trim_region(Region &r, uint32_t count);
 
     uint32_t block_size_;
     uint32_t align_;
+    bool prealloc_ = false;
     uint32_t nslots_ = 0;
     std::vector<Region> regions_;
     std::vector<SlotMeta> meta_;

@@ -56,6 +56,7 @@ hc_cache::hc_cache(const hc_config &c, uint32_t shards)
 
 void hc_cache::init() {
     uint32_t n = uint32_t(cfg.size / block_size);
+    tbuf.set_prealloc(cfg.prealloc);
     if (!tbuf.resize(n)) {
         throw std::bad_alloc();
     }
@@ -313,6 +314,10 @@ int hc_cache::reconfigure(const hc_config &nc, char *err, size_t errlen) {
     }
     if (nc.shards != cfg.shards) {
         snprintf(err, errlen, "shards cannot change at run time");
+        return -EINVAL;
+    }
+    if (nc.prealloc != cfg.prealloc) {
+        snprintf(err, errlen, "prealloc cannot change at run time");
         return -EINVAL;
     }
     tindx.lock_all();

@@ -78,6 +78,10 @@ typedef struct hc_config {
     uint64_t seq_cutoff;        /* sequential streams longer than this bypass
                                  * the cache; 0 = never bypass */
     uint32_t shards;            /* tindx shards, power of two; 0 = automatic */
+    bool prealloc;              /* fault in all cache memory at hc_create()
+                                 * and when size grows, so that no fill pays
+                                 * for a first touch (and a host short of
+                                 * memory fails then, not later) */
 } hc_config;
 
 /* The defaults, chosen by measurement (docs/design). */

@@ -4,7 +4,10 @@
 #include <gtest/gtest.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
+
+#include <unistd.h>
 
 #include "helpers.h"
 
@@ -519,4 +522,54 @@ TEST_F(Fixture, IovecWithSkipAndManyPieces) {
                              0, &t),
               HC_WRITE_DONE);
     EXPECT_TRUE(same(kBS, d));
+}
+
+namespace {
+
+// Resident memory of this process, in bytes (/proc/self/statm).
+uint64_t resident_bytes() {
+    FILE *f = fopen("/proc/self/statm", "r");
+    unsigned long size = 0, resident = 0;
+    if (f) {
+        if (fscanf(f, "%lu %lu", &size, &resident) != 2) {
+            resident = 0;
+        }
+        fclose(f);
+    }
+    return uint64_t(resident) * uint64_t(sysconf(_SC_PAGESIZE));
+}
+
+}  // namespace
+
+TEST(Prealloc, FaultsInTheCacheMemoryAtCreateAndOnGrowth) {
+    constexpr uint64_t kMiB = 1 << 20;
+    auto lazy_cfg = [](hc_config *c) { c->size = 64 * kMiB; };
+    auto prealloc_cfg = [](hc_config *c) {
+        c->size = 64 * kMiB;
+        c->prealloc = true;
+    };
+    // Without prealloc the slots are touched only when they are filled.
+    uint64_t before = resident_bytes();
+    hc_cache *lazy =
+        make_cache(16384, HC_MODE_WRITEBACK, HC_POLICY_FREQ, lazy_cfg);
+    EXPECT_LT(resident_bytes() - before, 32 * kMiB);
+    hc_destroy(lazy);
+
+    before = resident_bytes();
+    hc_cache *c =
+        make_cache(16384, HC_MODE_WRITEBACK, HC_POLICY_FREQ, prealloc_cfg);
+    EXPECT_GE(resident_bytes() - before, 64 * kMiB);
+
+    // Growth faults in the new memory too; the flag itself is fixed.
+    hc_config cfg;
+    hc_get_config(c, &cfg);
+    char err[256];
+    before = resident_bytes();
+    cfg.size = 96 * kMiB;
+    ASSERT_EQ(hc_reconfigure(c, &cfg, err, sizeof(err)), 0) << err;
+    EXPECT_GE(resident_bytes() - before, 32 * kMiB);
+    cfg.prealloc = false;
+    EXPECT_EQ(hc_reconfigure(c, &cfg, err, sizeof(err)), -EINVAL);
+    EXPECT_NE(strstr(err, "prealloc"), nullptr) << err;
+    hc_destroy(c);
 }
