@@ -334,6 +334,9 @@ def w8_plot(cur, before, path):
         ax.bar(i, v, 0.7, color=color, yerr=[[max(lo, 0)], [max(hi, 0)]],
                capsize=3)
         ax.text(i, v, "%.2f" % v, ha="center", va="bottom", fontsize=7)
+        pv, _ = w8_ratio(res, rid, "hc-prealloc", "bare")
+        if pv is not None:
+            ax.plot([i], [pv], marker="o", color="#ff7f0e", markersize=4)
         if bres:
             bv, _ = w8_ratio(bres, rid, "hc", "bare")
             if bv is not None:
@@ -347,7 +350,7 @@ def w8_plot(cur, before, path):
                        fontsize=7)
     ax.set_ylabel("hypercache / bare child IOPS (log scale)")
     ax.set_title("W8 cost matrix, ratio of medians, bars per-rep min–max; "
-                 "dark: target ≥ 0.95x (red)%s" %
+                 "dark: target ≥ 0.95x (red); orange dots: prealloc=on%s" %
                  ("; black ticks: before" if bres else ""), fontsize=9)
     sizes = [s for s in ("4k", "64k", "1m")
              if cpu_per_block(res, s)[0] is not None]
@@ -420,26 +423,31 @@ def w8_section(w, cur, before, plotdir, rel, cmds=None, png="w8.png"):
               bi.get("start", "?")))
         w("")
     w("| row | QD | bare child IOPS | hypercache IOPS | null-co IOPS | "
-      "hc-null IOPS | hc / bare | hc / bare incl. close | hc / null-co |%s"
+      "hc-null IOPS | hc / bare | hc / bare incl. close | hc / null-co | "
+      "hc prealloc=on / bare (incl. open) |%s"
       % (" before: hc / bare |" if bres else ""))
-    w("|---|---|---|---|---|---|---|---|---|%s" % ("---|" if bres else ""))
+    w("|---|---|---|---|---|---|---|---|---|---|%s" % ("---|" if bres else ""))
     for rid in ids:
         d = res["W8-" + rid]
         qd = dict((r[0], r[3]) for r in w8_rows())[rid]
         r, reps = w8_ratio(res, rid, "hc", "bare")
         rc, _ = w8_ratio(res, rid, "hc", "bare", "iops_incl_close")
         rn, _ = w8_ratio(res, rid, "hc", "null-co")
+        rp, _ = w8_ratio(res, rid, "hc-prealloc", "bare")
+        rpo, _ = w8_ratio(res, rid, "hc-prealloc", "bare", "iops_incl_close")
+        pre = "-" if rp is None else "%.2fx (%.2fx)" % (rp, rpo)
         tail = ""
         if bres:
             bv, _ = w8_ratio(bres, rid, "hc", "bare")
             tail = " %s |" % ("-" if bv is None else "%.2fx" % bv)
-        w("| %s | %d | %s | %s | %s | %s | %s | %s | %s |%s" % (
+        w("| %s | %d | %s | %s | %s | %s | %s | %s | %s | %s |%s" % (
             w8_label(rid), qd, cell(d.get("bare", {}).get("iops", [])),
             cell(d.get("hc", {}).get("iops", [])),
             cell(d.get("null-co", {}).get("iops", [])),
             cell(d.get("hc-null", {}).get("iops", [])),
             vfmt(r, "ge", reps), "-" if rc is None or "write" not in rid
-            else "%.2fx" % rc, "-" if rn is None else "%.2fx" % rn, tail))
+            else "%.2fx" % rc, "-" if rn is None else "%.2fx" % rn, pre,
+            tail))
     w("")
     w("CPU per missed block, `(1/IOPS_hc-null − 1/IOPS_null-co) / blocks "
       "per request` with 4 KiB cache blocks, from the all-miss rows; the "
