@@ -9,7 +9,11 @@ docs/policy/ and the raw figures in docs/policy/results.json.
 
 Usage: tools/hypercache-sim/policy-eval.py [--sim BIN] [--traces DIR]
            [--out docs/POLICY.md] [--jobs N] [--from-json FILE]
-           [--core freq[,s3fifo,...]]"""
+           [--core freq[,s3fifo,...]] [--extra ref-afreq,...]
+
+--extra adds prototype policies (default: the adaptive-FREQ prototypes of
+ref_afreq.cc) as rows of their own; they never count as the best
+reference, and a section of POLICY.md compares them with the default."""
 import argparse
 import concurrent.futures
 import datetime
@@ -91,7 +95,8 @@ def run_case(sim, path, reads_only, sizes, policies):
 def measure(args):
     tdir = traces_dir(args.traces)
     core = args.core.split(",")
-    policies = core + REFS + [ORACLE]
+    extra = [p for p in args.extra.split(",") if p]
+    policies = core + REFS + [ORACLE] + extra
     cases = []
     with tempfile.TemporaryDirectory() as tmp:
         jobs = []
@@ -109,7 +114,7 @@ def measure(args):
                 cases.append(c)
                 print("policy-eval: %s%s done" % (
                     j[0], " (reads only)" if j[2] else ""), file=sys.stderr)
-    return {"core": core, "refs": REFS, "oracle": ORACLE,
+    return {"core": core, "refs": REFS, "oracle": ORACLE, "extra": extra,
             "date": datetime.date.today().isoformat(),
             "commit": git_head(), "cases": cases}
 
@@ -133,16 +138,18 @@ def best_ref(c, size):
     return pol, c["miss"]["%s@%s" % (pol, size)]
 
 
-def plot(c, core, path):
+def plot(c, core, extra, path):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     xs = [c["size_blocks"][s] / c["working_set"] for s in c["sizes"]]
-    for p in core + REFS + [ORACLE]:
+    for p in core + REFS + [ORACLE] + extra:
         ys = [c["miss"]["%s@%s" % (p, s)] for s in c["sizes"]]
         style = dict(marker="o")
-        if p in core:
+        if p in extra:
+            style.update(linestyle=":", marker="x")
+        elif p in core:
             style.update(linewidth=2.5, color="black")
         elif p == ORACLE:
             style.update(linestyle="--", color="0.5")
@@ -157,6 +164,56 @@ def plot(c, core, path):
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
+
+
+def prototypes(data, w):
+    """How the prototypes fare against the default on the same yardstick."""
+    default, extra = data["core"][0], data["extra"]
+    w("## Prototypes")
+    w("")
+    w("Policies that are not (yet) the core's, measured on the same set: "
+      "`ref-freq-model` re-implements today's `%s` over the simulator's "
+      "lists (it differs from the core by the sketch's hashing and the "
+      "ghost's exactness), `ref-afreq` moves its probation share by ghost "
+      "hits (ARC's rule), `ref-afreq-hc` hill-climbs a sketch threshold that "
+      "admits probation's victims to main (tools/hypercache-sim/"
+      "ref_afreq.cc). Columns: points above min(LRU, ARC) of %d; mean gap "
+      "to the best reference by size column; worst change against `%s` on "
+      "cloudPhysicsIO and OLTP (all accesses; issue 17 allows +.003); "
+      "points better than `%s`." % (
+          default, sum(len(c["sizes"]) for c in data["cases"]), default,
+          default))
+    w("")
+    w("| policy | above min(LRU, ARC) | mean gap by column | worst vs %s "
+      "(cloudPhysicsIO, OLTP) | better than %s |" % (default, default))
+    w("|---|---|---|---|---|")
+    for p in [default] + extra:
+        above, better, regress, gaps = 0, 0, [], {}
+        for c in data["cases"]:
+            for i, s in enumerate(c["sizes"]):
+                v = c["miss"]["%s@%s" % (p, s)]
+                f = c["miss"]["%s@%s" % (default, s)]
+                m = min(c["miss"]["ref-lru@" + s], c["miss"]["ref-arc@" + s])
+                above += v > m
+                better += v < f
+                gaps.setdefault(i, []).append(v - best_ref(c, s)[1])
+                if c["trace"] in ("cloudPhysicsIO", "OLTP") and \
+                        not c["reads_only"]:
+                    regress.append(v - f)
+        w("| %s | %d | %s | %+.4f | %d |" % (
+            p, above, " ".join("%+.4f" % (sum(g) / len(g))
+                               for _, g in sorted(gaps.items())),
+            max(regress), better))
+    w("")
+    w("| trace | size | %s | %s |" % (default, " | ".join(extra)))
+    w("|---|---|---|" + "---|" * len(extra))
+    for c in data["cases"]:
+        for s in c["sizes"]:
+            w("| %s | %s | %.4f | %s |" % (
+                label(c), s, c["miss"]["%s@%s" % (default, s)],
+                " | ".join("%.4f" % c["miss"]["%s@%s" % (p, s)]
+                           for p in extra)))
+    w("")
 
 
 def write_markdown(data, out, plots_rel):
@@ -240,6 +297,9 @@ def write_markdown(data, out, plots_rel):
         w("- %s at %s: %.4f against %.4f (+%.4f)" % (lab, s, f, m, f - m))
     w("")
 
+    if data.get("extra"):
+        prototypes(data, w)
+
     # Per trace.
     w("## Per trace")
     for c in data["cases"]:
@@ -261,7 +321,7 @@ def write_markdown(data, out, plots_rel):
         for p in core:
             best = {s: min(best[s], c["miss"]["%s@%s" % (p, s)])
                     for s in c["sizes"]}
-        for p in core + REFS + [ORACLE]:
+        for p in core + REFS + [ORACLE] + data.get("extra", []):
             cells = []
             for s in c["sizes"]:
                 v = c["miss"]["%s@%s" % (p, s)]
@@ -269,6 +329,8 @@ def write_markdown(data, out, plots_rel):
                 cells.append("**%s**" % t if p != ORACLE and v == best[s]
                              else t)
             name = "%s (core)" % p if p in core else p
+            if p in data.get("extra", []):
+                name = "_%s_ (prototype)" % p
             w("| %s | %s |" % (name, " | ".join(cells)))
         w("")
         w("![%s](%s/%s.png)" % (label(c), plots_rel, slug(c)))
@@ -285,6 +347,9 @@ def main():
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--core", default="freq",
                     help="core policies, the first one the default")
+    ap.add_argument("--extra",
+                    default="ref-freq-model,ref-afreq,ref-afreq-hc",
+                    help="prototype policies shown beside the references")
     ap.add_argument("--from-json", help="redraw from saved results")
     args = ap.parse_args()
     plots = os.path.join(os.path.dirname(args.out), "policy")
@@ -297,7 +362,8 @@ def main():
         with open(os.path.join(plots, "results.json"), "w") as f:
             json.dump(data, f, indent=1, sort_keys=True)
     for c in data["cases"]:
-        plot(c, data["core"], os.path.join(plots, slug(c) + ".png"))
+        plot(c, data["core"], data.get("extra", []),
+             os.path.join(plots, slug(c) + ".png"))
     write_markdown(data, args.out, "policy")
     print("policy-eval: wrote %s and %s/" % (args.out, plots),
           file=sys.stderr)

@@ -14,6 +14,9 @@ const std::vector<RefPolicy> &reference_policies() {
         {"ref-sieve", run_reference_sieve, false},
         {"ref-s3fifo", run_reference_s3fifo, false},
         {"ref-opt", run_reference_opt, true},
+        {"ref-freq-model", run_reference_freq_model, false},
+        {"ref-afreq", run_reference_afreq, false},
+        {"ref-afreq-hc", run_reference_afreq_hc, false},
     };
     return refs;
 }

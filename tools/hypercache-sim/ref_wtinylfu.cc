@@ -18,65 +18,14 @@
 // at 6.25 % of the cache and decays by 0.98 per sample, and is reset to
 // 6.25 % when the hit ratio moves by 5 % or more.
 #include <algorithm>
-#include <cmath>
 
 #include "block_list.h"
+#include "ref_sketch.h"
 #include "reference.h"
 
 namespace hcsim {
 
 namespace {
-
-class FrequencySketch {
-public:
-    explicit FrequencySketch(uint64_t c) : reset_at_(10 * c) {
-        uint64_t width = 16;
-        while (width < c) {
-            width *= 2;
-        }
-        mask_ = width - 1;
-        table_.assign(kRows * width, 0);
-    }
-
-    void increment(uint32_t x) {
-        for (int r = 0; r < kRows; r++) {
-            uint8_t &v = table_[r * (mask_ + 1) + index(x, r)];
-            if (v < 15) {
-                v++;
-            }
-        }
-        if (++additions_ >= reset_at_) {
-            for (uint8_t &v : table_) {
-                v >>= 1;
-            }
-            additions_ /= 2;
-        }
-    }
-
-    unsigned frequency(uint32_t x) const {
-        unsigned f = 15;
-        for (int r = 0; r < kRows; r++) {
-            f = std::min<unsigned>(f, table_[r * (mask_ + 1) + index(x, r)]);
-        }
-        return f;
-    }
-
-private:
-    static constexpr int kRows = 4;
-
-    uint64_t index(uint32_t x, int row) const {
-        // splitmix64 finaliser over the id and the row's seed
-        uint64_t z = x + 0x9e3779b97f4a7c15ull * uint64_t(row + 1);
-        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-        z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-        return (z ^ (z >> 31)) & mask_;
-    }
-
-    std::vector<uint8_t> table_;
-    uint64_t mask_ = 0;
-    uint64_t additions_ = 0;
-    uint64_t reset_at_;
-};
 
 enum Where : uint8_t { kNone, kWindow, kProbation, kProtected };
 
@@ -87,9 +36,8 @@ public:
           arena_(n),
           where_(n, kNone),
           sketch_(c),
-          c_(c),
-          sample_(10 * c),
-          step_(kStep * double(c)) {
+          climber_(c),
+          c_(c) {
         window_max_ = std::max(1.0, 0.01 * double(c));
     }
 
@@ -117,9 +65,10 @@ public:
                 make_room();
                 break;
         }
-        (hit ? sample_hits_ : sample_misses_)++;
-        if (adaptive_ && sample_hits_ + sample_misses_ >= sample_) {
-            climb();
+        if (adaptive_) {
+            if (double amount = climber_.record(hit)) {
+                resize_window(amount);
+            }
         }
         return hit;
     }
@@ -127,8 +76,6 @@ public:
     uint64_t evictions = 0;
 
 private:
-    static constexpr double kStep = 0.0625, kDecay = 0.98, kRestart = 0.05;
-
     uint64_t window_limit() const { return uint64_t(window_max_); }
     uint64_t resident() const {
         return window_.size + probation_.size + protected_.size;
@@ -188,17 +135,7 @@ private:
         evictions++;
     }
 
-    // Caffeine's hill climber: one step per sample.
-    void climb() {
-        double rate =
-            double(sample_hits_) / double(sample_hits_ + sample_misses_);
-        double change = rate - prev_rate_;
-        double amount = change >= 0 ? step_ : -step_;
-        step_ = std::fabs(change) >= kRestart
-                    ? kStep * double(c_) * (amount >= 0 ? 1 : -1)
-                    : kDecay * amount;
-        prev_rate_ = rate;
-        sample_hits_ = sample_misses_ = 0;
+    void resize_window(double amount) {
         window_max_ =
             std::clamp(window_max_ + amount, 1.0, double(c_ > 1 ? c_ - 1 : 1));
         // A smaller window hands its oldest blocks to probation; a larger
@@ -215,10 +152,10 @@ private:
     ListArena arena_;
     std::vector<uint8_t> where_;
     FrequencySketch sketch_;
+    HillClimber climber_;
     ListArena::List window_, probation_, protected_;
-    uint64_t c_, sample_;
-    double window_max_, step_, prev_rate_ = 0;
-    uint64_t sample_hits_ = 0, sample_misses_ = 0;
+    uint64_t c_;
+    double window_max_;
 };
 
 struct Adaptive : WTinyLfu {

@@ -57,6 +57,13 @@ RefResult run_reference_sieve(const Workload &w, uint64_t capacity);
 // SOSP'23 (ref_s3fifo.cc).
 RefResult run_reference_s3fifo(const Workload &w, uint64_t capacity);
 
+// Prototypes of an adaptive FREQ (issue 17, ref_afreq.cc): a model of the
+// core's FREQ with its fixed split, and the split moved by ghost hits (ARC's
+// rule) or by Caffeine's hill climber.
+RefResult run_reference_freq_model(const Workload &w, uint64_t capacity);
+RefResult run_reference_afreq(const Workload &w, uint64_t capacity);
+RefResult run_reference_afreq_hc(const Workload &w, uint64_t capacity);
+
 // Belady's MIN (1966), offline (ref_opt.cc).
 RefResult run_reference_opt(const Workload &w, uint64_t capacity);
 
