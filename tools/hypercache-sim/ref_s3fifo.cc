@@ -34,7 +34,7 @@ public:
 
     bool access(uint32_t x) {
         if (where_[x] == kS || where_[x] == kM) {
-            freq_[x] = std::min(3, freq_[x] + 1);
+            freq_[x] = uint8_t(std::min(3, freq_[x] + 1));
             return true;
         }
         while (s_.size + m_.size >= c_) {
@@ -91,7 +91,7 @@ private:
 
     ListArena arena_;
     std::vector<uint8_t> where_;
-    std::vector<int> freq_;
+    std::vector<uint8_t> freq_;
     ListArena::List s_, m_, g_;
     uint64_t c_, s_max_, g_max_;
 };
