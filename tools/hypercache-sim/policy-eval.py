@@ -229,8 +229,10 @@ def write_markdown(data, out, plots_rel):
       "policies of `hypercache-sim` (docs/SIMULATOR.md) on every trace in "
       "`shared/traces`, 4 KiB blocks, every access counted (compulsory misses "
       "included). Sizes are shares of each trace's working set: 1/5/10/20 %%; "
-      "for the small LIRS traces 10/20/40/60 %%, the range the LIRS paper's "
-      "figures cover (a few hundred to a few thousand blocks). cloudPhysicsIO "
+      "for the small LIRS traces (1,000 to 7,500 blocks) 10/20/40/60 %%, so "
+      "that their caches hold a hundred to a few thousand blocks, the scale "
+      "of the LIRS paper's figures (whose exact sizes are not copied here). "
+      "cloudPhysicsIO "
       "is also run reads only; the `.lis` traces carry no direction, so for "
       "them all accesses are reads. `ref-opt` is Belady's MIN, the floor; "
       "**bold** marks the best non-oracle figure per column." % default)
