@@ -229,7 +229,7 @@ def write_markdown(data, out, plots_rel):
       "policies of `hypercache-sim` (docs/SIMULATOR.md) on every trace in "
       "`shared/traces`, 4 KiB blocks, every access counted (compulsory misses "
       "included). Sizes are shares of each trace's working set: 1/5/10/20 %%; "
-      "for the small LIRS traces (1,000 to 7,500 blocks) 10/20/40/60 %%, so "
+      "for the small LIRS traces (1,000 to 10,000 blocks) 10/20/40/60 %%, so "
       "that their caches hold a hundred to a few thousand blocks, the scale "
       "of the LIRS paper's figures (whose exact sizes are not copied here). "
       "cloudPhysicsIO "
