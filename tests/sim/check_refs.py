@@ -18,7 +18,8 @@
 Not checked against any figure: ref-wtinylfu (no published figure with an
 adaptive window on these traces) and ref-wtinylfu-1pct, which does not
 reproduce anchors.md's fixed-window W-TinyLFU row (libCacheSim's): ours is
-.005 to .048 lower; see docs/POLICY.md.
+.005 to .048 lower on all accesses and .012 to .014 higher reads only; see
+docs/SIMULATOR.md.
 
 Usage: check_refs.py SIMULATOR anchors|arcpaper|shape"""
 import sys
