@@ -49,6 +49,11 @@ public:
         l.size--;
     }
 
+    // Neighbours: prev is toward the head (more recent), next toward the
+    // tail; kNil at either end.
+    uint32_t prev(uint32_t x) const { return prev_[x]; }
+    uint32_t next(uint32_t x) const { return next_[x]; }
+
     uint32_t pop_back(List &l) {
         uint32_t x = l.tail;
         remove(l, x);

@@ -24,10 +24,8 @@ namespace {
 
 enum Exit { kOk = 0, kUsage = 1, kBadTrace = 2, kCoreError = 3 };
 
-const char *const kReferences[] = {"ref-lru", "ref-arc"};
-
 struct Selection {
-    std::vector<std::string> refs;
+    std::vector<RefPolicy> refs;
     std::vector<hc_policy> core;
 };
 
@@ -42,17 +40,20 @@ bool select_policies(const Options &o, Selection *sel, std::string *err) {
             sel->core.push_back(p);
         }
     }
-    for (const char *r : kReferences) {
+    for (const RefPolicy &r : reference_policies()) {
         bool want = all;
         for (const auto &n : o.policies) {
-            want |= n == r;
+            want |= n == r.name;
         }
         if (want) {
             sel->refs.push_back(r);
         }
     }
     for (const auto &n : o.policies) {
-        bool known = n == kReferences[0] || n == kReferences[1];
+        bool known = false;
+        for (const RefPolicy &r : reference_policies()) {
+            known |= n == r.name;
+        }
         for (hc_policy p : core_policies()) {
             known |= n == hc_policy_name(p);
         }
@@ -166,14 +167,13 @@ int simulate(const Options &o, const Selection &sel,
             rep->runs.push_back(res);
         }
     }
-    for (const std::string &name : sel.refs) {
+    for (const RefPolicy &ref : sel.refs) {
         for (const SizeSpec &s : o.sizes) {
             uint64_t blocks = size_in_blocks(s, w.distinct(), o.block_size);
             auto t1 = std::chrono::steady_clock::now();
-            RefResult rr = name == "ref-lru" ? run_reference_lru(w, blocks)
-                                             : run_reference_arc(w, blocks);
+            RefResult rr = ref.run(w, blocks);
             RunResult res;
-            res.policy = name;
+            res.policy = ref.name;
             res.size_label = s.text;
             res.size_blocks = blocks;
             res.size_bytes = blocks * o.block_size;

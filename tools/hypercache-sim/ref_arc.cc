@@ -102,19 +102,7 @@ private:
 }  // namespace
 
 RefResult run_reference_arc(const Workload &w, uint64_t capacity) {
-    RefResult r;
-    if (capacity == 0) {
-        r.misses = w.accesses();
-        return r;
-    }
-    Arc arc(w.distinct(), capacity);
-    for (uint32_t x : w.ids) {
-        if (!arc.access(x)) {
-            r.misses++;
-        }
-    }
-    r.evictions = arc.evictions;
-    return r;
+    return replay_reference<Arc>(w, capacity);
 }
 
 }  // namespace hcsim

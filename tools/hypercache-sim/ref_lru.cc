@@ -4,29 +4,40 @@
 
 namespace hcsim {
 
-RefResult run_reference_lru(const Workload &w, uint64_t capacity) {
-    RefResult r;
-    if (capacity == 0) {
-        r.misses = w.accesses();
-        return r;
-    }
-    ListArena arena(w.distinct());
-    ListArena::List lru;
-    std::vector<uint8_t> resident(w.distinct(), 0);
-    for (uint32_t x : w.ids) {
-        if (resident[x]) {
-            arena.remove(lru, x);
+namespace {
+
+class Lru {
+public:
+    Lru(uint64_t n, uint64_t c) : arena_(n), resident_(n, 0), c_(c) {}
+
+    bool access(uint32_t x) {
+        bool hit = resident_[x];
+        if (hit) {
+            arena_.remove(lru_, x);
         } else {
-            r.misses++;
-            if (lru.size == capacity) {
-                resident[arena.pop_back(lru)] = 0;
-                r.evictions++;
+            if (lru_.size == c_) {
+                resident_[arena_.pop_back(lru_)] = 0;
+                evictions++;
             }
-            resident[x] = 1;
+            resident_[x] = 1;
         }
-        arena.push_front(lru, x);
+        arena_.push_front(lru_, x);
+        return hit;
     }
-    return r;
+
+    uint64_t evictions = 0;
+
+private:
+    ListArena arena_;
+    ListArena::List lru_;
+    std::vector<uint8_t> resident_;
+    uint64_t c_;
+};
+
+}  // namespace
+
+RefResult run_reference_lru(const Workload &w, uint64_t capacity) {
+    return replay_reference<Lru>(w, capacity);
 }
 
 }  // namespace hcsim
