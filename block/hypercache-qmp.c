@@ -43,6 +43,7 @@ static HypercacheConfig *hypercache_config(BlockDriverState *bs)
         .max_merge = cfg.max_merge,
         .seq_cutoff = cfg.seq_cutoff,
         .active = !s->inactive,
+        .hotset_file = g_strdup(hypercache_hotset_file(bs)),
     };
     return c;
 }
@@ -124,7 +125,7 @@ BlockStatsSpecific *hypercache_get_specific_stats(BlockDriverState *bs)
 }
 
 /* The hypercache node called @node_name, or NULL with an error. */
-static BlockDriverState *hypercache_find(const char *node_name, Error **errp)
+BlockDriverState *hypercache_find(const char *node_name, Error **errp)
 {
     BlockDriverState *bs = bdrv_find_node(node_name);
 
@@ -148,6 +149,7 @@ static HypercacheInfo *hypercache_info(BlockDriverState *bs)
     info->config = hypercache_config(bs);
     info->stats = g_new0(HypercacheStats, 1);
     hypercache_fill_stats(bs, info->stats);
+    hypercache_hotset_fill_info(bs, info);
     return info;
 }
 

@@ -1,0 +1,175 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+//
+// Prefetch of a hot set's blocks: the reserved-slot fill path of a guest's
+// read miss (fill.cc), with three differences that keep it in the
+// background:
+//
+//   - it only takes free slots: a prefetch never evicts what the guest has
+//     brought in, and a full cache ends the load (hc_prefetch_info.full);
+//   - it leaves the guest's view alone: no statistics, no sketch or
+//     miss-ratio samples, no policy hit for blocks already cached, no
+//     sequential-stream detection;
+//   - a prefetched block enters the policy with insert_warm(): kept like a
+//     proven block, but behind everything already cached.
+//
+// What keeps it correct is shared with guest reads: each block's write
+// generation is noted under the tmaster mutex when its slot is reserved,
+// the slot is private (pinned, in no index) while the child is read into
+// it, and the block is published only if its generation did not change and
+// nobody cached it meanwhile.  A block the guest wrote, discarded or wrote
+// through after the plan is never overwritten with what the child held
+// before; hc_read_end() frees what was not published.
+#include <cerrno>
+#include <memory>
+
+#include "tmaster.h"
+
+using namespace hypercache;
+
+namespace {
+
+// A plan's runs are read with one preadv each: IOV_MAX.
+constexpr uint64_t kMaxPrefetchBlocks = 1024;
+
+int prefetch_begin(hc_cache *c, uint64_t offset, uint64_t len,
+                   hc_read_plan **out, hc_prefetch_info *info) {
+    if (offset + len < offset) {
+        return -EINVAL;
+    }
+    uint64_t b0 = offset >> c->shift;
+    uint64_t b1 = len ? (offset + len + c->block_size - 1) >> c->shift : b0;
+    uint64_t n = b1 - b0;
+    if (n > kMaxPrefetchBlocks) {
+        return -EINVAL;
+    }
+    hc_read_plan *plan = plan_get();
+    try {
+        plan->blocks.resize(n);
+        plan->segs.reserve(n);
+        plan->runs.reserve(n);
+        plan->iovs.reserve(n);
+        plan->release.reserve(n);
+    } catch (...) {
+        plan_put(plan);
+        throw;
+    }
+    plan->first_block = b0;
+    *out = plan;
+    if (n == 0) {
+        return 0;
+    }
+    {
+        // Under mu nobody else can insert: a block found uncached here
+        // stays so until its fill is published (or another fill wins).
+        std::lock_guard g(c->mu);
+        bool caching = c->cfg.mode != HC_MODE_NONE;
+        for (uint64_t k = 0; k < n; k++) {
+            uint64_t b = b0 + k;
+            hc_read_plan::Block &bl = plan->blocks[k];
+            bl.kind = hc_read_plan::kMiss;
+            bool cached;
+            {
+                Tindx::Shard &sh = c->tindx.shard_of(b);
+                std::lock_guard sg(sh.mu);
+                cached = c->tindx.find(sh, b) != kNil;
+            }
+            bl.gen = c->gens.snapshot(b);
+            if (cached) {
+                info->cached++;
+                continue;
+            }
+            uint32_t slot;
+            if (!caching || info->full || c->gens.writing(b)) {
+                info->refused++;
+                continue;
+            }
+            if (!c->tbuf.alloc(&slot)) {
+                info->full = true;
+                info->refused++;
+                continue;
+            }
+            c->tbuf.meta(slot).pins = 1;
+            bl.slot = slot;
+            bl.p = c->tbuf.ptr(slot);
+            bl.kind = hc_read_plan::kReserved;
+            plan->nreserved++;
+            info->reserved++;
+        }
+    }
+    c->build_segs(plan);
+    return 0;
+}
+
+// publish_clean() (fill.cc) with the warm insertion: the policy insert and
+// the link happen in one hold of the shard lock, so no reader can find an
+// entry the policy does not know (mu held).
+bool publish_warm(hc_cache *c, uint64_t block, uint32_t slot) {
+    Tindx::Shard &sh = c->tindx.shard_of(block);
+    std::lock_guard sg(sh.mu);
+    if (c->tindx.find(sh, block) != kNil) {
+        return false;
+    }
+    uint32_t e = c->tindx.alloc_entry();  // never fails: entries >= slots
+    Entry &en = c->tindx.at(e);
+    en.block = block;
+    en.slot = slot;
+    en.state = kClean;
+    c->policy->insert_warm(c->tindx, e);
+    c->tindx.link(sh, e);
+    c->clean_blocks.add(1);
+    return true;
+}
+
+uint64_t prefetch_fill_done(hc_cache *c, hc_read_plan *plan, size_t i) {
+    if (!plan->is_reserved_run(i) ||
+        plan->runs[i].state != hc_read_plan::kPending) {
+        return 0;
+    }
+    hc_read_plan::Run &run = plan->runs[i];
+    run.state = hc_read_plan::kFilled;
+    uint64_t published = 0;
+    std::lock_guard g(c->mu);
+    if (c->cfg.mode == HC_MODE_NONE) {
+        return 0;  // switched to "cache nothing" since the plan
+    }
+    for (uint32_t k = run.first; k < run.first + run.nblocks; k++) {
+        hc_read_plan::Block &bl = plan->blocks[k];
+        uint64_t b = plan->first_block + k;
+        if (c->gens.unchanged(b, bl.gen) && publish_warm(c, b, bl.slot)) {
+            bl.kind = hc_read_plan::kPublished;
+            published++;
+        }
+    }
+    return published;
+}
+
+}  // namespace
+
+extern "C" {
+
+int hc_prefetch_begin(hc_cache *c, uint64_t offset, uint64_t len,
+                      hc_read_plan **plan, hc_prefetch_info *info) {
+    if (!plan || !info) {
+        return -EINVAL;
+    }
+    *plan = nullptr;
+    *info = hc_prefetch_info{};
+    try {
+        return prefetch_begin(c, offset, len, plan, info);
+    } catch (...) {
+        return -ENOMEM;
+    }
+}
+
+uint64_t hc_prefetch_fill_done(hc_cache *c, hc_read_plan *plan, size_t i) {
+    if (!plan) {
+        return 0;
+    }
+    try {
+        return prefetch_fill_done(c, plan, i);
+    } catch (...) {
+        return 0;  // nothing below allocates; stays private, freed at end
+    }
+}
+
+}  // extern "C"
