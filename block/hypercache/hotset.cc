@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 //
-// Hot sets: listing the cached blocks by the policy's value, the load
-// order, and the C API of hot sets and their file (hotset-file.cc).
+// Hot sets: the load order, and the C API of hot sets and their file
+// (hotset-file.cc).  Nothing here touches a cache (hotset-collect.cc and
+// prefetch.cc do), so the parser's fuzzer links these two files alone.
 #include "hotset.h"
 
 #include <algorithm>
@@ -9,9 +10,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <unordered_set>
-
-#include "tmaster.h"
+#include <memory>
 
 using namespace hypercache;
 
@@ -20,24 +19,6 @@ namespace {
 void set_err(char *err, size_t errlen, const std::string &msg) {
     if (err && errlen) {
         snprintf(err, errlen, "%s", msg.c_str());
-    }
-}
-
-// The cached blocks, most valuable first (mu taken here).  Only the block
-// numbers leave the lock: the list is built in one hold of the mutex, which
-// the ranking needs (the policy's queues change under it).
-void collect(hc_cache *c, uint64_t max, std::vector<uint64_t> *out) {
-    std::vector<uint32_t> entries;
-    std::lock_guard g(c->mu);
-    entries.reserve(c->tindx.in_use());
-    c->policy->rank(c->tindx, &entries);
-    size_t n = std::min<uint64_t>(entries.size(), max);
-    out->reserve(n);
-    for (size_t i = 0; i < n; i++) {
-        const Entry &en = c->tindx.at(entries[i]);
-        if (en.slot != kNil) {
-            out->push_back(en.block);
-        }
     }
 }
 
@@ -54,36 +35,6 @@ hc_hotset *hc_hotset_new(uint32_t block_size, uint64_t image_size,
         hs->identity = identity ? identity : "";
         return hs;
     } catch (...) {
-        return nullptr;
-    }
-}
-
-hc_hotset *hc_hotset_collect(hc_cache *c, uint64_t max, const hc_hotset *rest,
-                             uint64_t rest_from, uint64_t image_size,
-                             const char *identity) {
-    hc_hotset *hs = hc_hotset_new(c->block_size, image_size, identity);
-    if (!hs) {
-        return nullptr;
-    }
-    try {
-        if (max == 0) {
-            max = UINT64_MAX;
-        }
-        collect(c, max, &hs->blocks);
-        if (rest && rest->block_size == c->block_size &&
-            rest_from < rest->blocks.size() && hs->blocks.size() < max) {
-            std::unordered_set<uint64_t> have(hs->blocks.begin(),
-                                              hs->blocks.end());
-            for (size_t i = rest_from;
-                 i < rest->blocks.size() && hs->blocks.size() < max; i++) {
-                if (have.insert(rest->blocks[i]).second) {
-                    hs->blocks.push_back(rest->blocks[i]);
-                }
-            }
-        }
-        return hs;
-    } catch (...) {
-        delete hs;
         return nullptr;
     }
 }

@@ -15,10 +15,11 @@
 // What keeps it correct is shared with guest reads: each block's write
 // generation is noted under the tmaster mutex when its slot is reserved,
 // the slot is private (pinned, in no index) while the child is read into
-// it, and the block is published only if its generation did not change and
-// nobody cached it meanwhile.  A block the guest wrote, discarded or wrote
-// through after the plan is never overwritten with what the child held
-// before; hc_read_end() frees what was not published.
+// it, and the fill path's own publish_run() publishes the block only if its
+// generation did not change and nobody cached it meanwhile.  A block the
+// guest wrote, discarded or wrote through after the plan is never
+// overwritten with what the child held before; hc_read_end() frees what was
+// not published.
 #include <cerrno>
 #include <memory>
 
@@ -100,47 +101,11 @@ int prefetch_begin(hc_cache *c, uint64_t offset, uint64_t len,
     return 0;
 }
 
-// publish_clean() (fill.cc) with the warm insertion: the policy insert and
-// the link happen in one hold of the shard lock, so no reader can find an
-// entry the policy does not know (mu held).
-bool publish_warm(hc_cache *c, uint64_t block, uint32_t slot) {
-    Tindx::Shard &sh = c->tindx.shard_of(block);
-    std::lock_guard sg(sh.mu);
-    if (c->tindx.find(sh, block) != kNil) {
-        return false;
-    }
-    uint32_t e = c->tindx.alloc_entry();  // never fails: entries >= slots
-    Entry &en = c->tindx.at(e);
-    en.block = block;
-    en.slot = slot;
-    en.state = kClean;
-    c->policy->insert_warm(c->tindx, e);
-    c->tindx.link(sh, e);
-    c->clean_blocks.add(1);
-    return true;
-}
-
+// Published as a guest read's fill is (fill.cc), but with insert_warm()
+// and without the guest's admission statistics.
 uint64_t prefetch_fill_done(hc_cache *c, hc_read_plan *plan, size_t i) {
-    if (!plan->is_reserved_run(i) ||
-        plan->runs[i].state != hc_read_plan::kPending) {
-        return 0;
-    }
-    hc_read_plan::Run &run = plan->runs[i];
-    run.state = hc_read_plan::kFilled;
-    uint64_t published = 0;
-    std::lock_guard g(c->mu);
-    if (c->cfg.mode == HC_MODE_NONE) {
-        return 0;  // switched to "cache nothing" since the plan
-    }
-    for (uint32_t k = run.first; k < run.first + run.nblocks; k++) {
-        hc_read_plan::Block &bl = plan->blocks[k];
-        uint64_t b = plan->first_block + k;
-        if (c->gens.unchanged(b, bl.gen) && publish_warm(c, b, bl.slot)) {
-            bl.kind = hc_read_plan::kPublished;
-            published++;
-        }
-    }
-    return published;
+    int64_t published = c->publish_run(plan, i, true);
+    return published < 0 ? 0 : uint64_t(published);
 }
 
 }  // namespace
