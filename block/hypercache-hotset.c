@@ -636,15 +636,20 @@ static void coroutine_fn hypercache_hotset_loader(void *opaque)
                                                    &req));
     }
     hypercache_hotset_wait(h, 0);
-    if ((finished || h->full) &&
+    /*
+     * Only what this loader saw itself ends the load: a load started by
+     * QMP while it was on its way out has a status of RUNNING again, and
+     * must not be marked done for the old load's full cache (a cache that
+     * filled up during the last reads is seen by the next loader).
+     */
+    if (finished &&
         qatomic_read(&h->status) == HYPERCACHE_HOTSET_STATUS_RUNNING) {
         /* What was not loaded by now never will be: skipped. */
         qatomic_set(&h->skipped, h->wanted - qatomic_read(&h->loaded));
         qatomic_set(&h->status, HYPERCACHE_HOTSET_STATUS_DONE);
     }
     trace_hypercache_hotset_pause(bs, qatomic_read(&h->loaded),
-                                  qatomic_read(&h->skipped),
-                                  finished || h->full);
+                                  qatomic_read(&h->skipped), finished);
     bdrv_graph_co_rdunlock();
 
     qatomic_set(&h->running, false);
