@@ -37,25 +37,14 @@ int prefetch_begin(hc_cache *c, uint64_t offset, uint64_t len,
     if (offset + len < offset) {
         return -EINVAL;
     }
-    uint64_t b0 = offset >> c->shift;
-    uint64_t b1 = len ? (offset + len + c->block_size - 1) >> c->shift : b0;
-    uint64_t n = b1 - b0;
-    if (n > kMaxPrefetchBlocks) {
-        return -EINVAL;
+    hc_read_plan *plan;
+    if (int ret = c->new_plan(offset, len, kMaxPrefetchBlocks, &plan);
+        ret < 0) {
+        return ret;
     }
-    hc_read_plan *plan = plan_get();
-    try {
-        plan->blocks.resize(n);
-        plan->segs.reserve(n);
-        plan->runs.reserve(n);
-        plan->iovs.reserve(n);
-        plan->release.reserve(n);
-    } catch (...) {
-        plan_put(plan);
-        throw;
-    }
-    plan->first_block = b0;
     *out = plan;
+    uint64_t b0 = plan->first_block;
+    uint64_t n = plan->blocks.size();
     if (n == 0) {
         return 0;
     }

@@ -114,21 +114,32 @@ void exact_curve(const ExactMrc &m, uint64_t ws, Report *r) {
     }
 }
 
+// Read and parse @path into @trace and its block accesses into @w; kOk, or
+// kBadTrace with the reason on stderr.
+int load_workload(const Options &o, const std::string &path, Trace *trace,
+                  Workload *w) {
+    std::string err;
+    if (!load_trace(path, o.trace, trace, &err)) {
+        std::fprintf(stderr, "hypercache-sim: %s\n", err.c_str());
+        return kBadTrace;
+    }
+    if (!build_workload(trace->requests, o.block_size, o.reads_only, w, &err)) {
+        std::fprintf(stderr, "hypercache-sim: %s: %s\n", path.c_str(),
+                     err.c_str());
+        return kBadTrace;
+    }
+    return kOk;
+}
+
 int simulate(const Options &o, const Selection &sel,
              const std::vector<double> &factors, const std::string &path,
              Report *rep) {
     std::string err;
     auto t0 = std::chrono::steady_clock::now();
     Trace trace;
-    if (!load_trace(path, o.trace, &trace, &err)) {
-        std::fprintf(stderr, "hypercache-sim: %s\n", err.c_str());
-        return kBadTrace;
-    }
     Workload w;
-    if (!build_workload(trace.requests, o.block_size, o.reads_only, &w, &err)) {
-        std::fprintf(stderr, "hypercache-sim: %s: %s\n", path.c_str(),
-                     err.c_str());
-        return kBadTrace;
+    if (int rc = load_workload(o, path, &trace, &w); rc != kOk) {
+        return rc;
     }
     if (w.accesses() == 0) {
         std::fprintf(stderr, "hypercache-sim: %s: no accesses left%s\n",
@@ -236,15 +247,9 @@ int simulate(const Options &o, const Selection &sel,
 int restart(const Options &o, const Selection &sel, const std::string &path) {
     std::string err;
     Trace trace;
-    if (!load_trace(path, o.trace, &trace, &err)) {
-        std::fprintf(stderr, "hypercache-sim: %s\n", err.c_str());
-        return kBadTrace;
-    }
     Workload w;
-    if (!build_workload(trace.requests, o.block_size, o.reads_only, &w, &err)) {
-        std::fprintf(stderr, "hypercache-sim: %s: %s\n", path.c_str(),
-                     err.c_str());
-        return kBadTrace;
+    if (int rc = load_workload(o, path, &trace, &w); rc != kOk) {
+        return rc;
     }
     if (w.accesses() < 2) {
         std::fprintf(stderr,
