@@ -97,6 +97,7 @@ struct HypercacheHotset {
     char *source;
     int status;                 /* HypercacheHotsetStatus, -1: none yet */
     uint64_t wanted, loaded, skipped;
+    uint64_t load_rate;         /* this load's: hotset-rate or QMP's rate */
     uint64_t pos;               /* next block of the set to batch */
     uint64_t batch_start;       /* first block of the current batch */
     hc_hotset_run *batch;       /* its runs, sorted */
@@ -628,7 +629,7 @@ static void coroutine_fn hypercache_hotset_loader(void *opaque)
             bytes = req.runs[req.n - 1].offset + req.runs[req.n - 1].len -
                     req.runs[0].offset;
         }
-        if (h->rate) {
+        if (h->load_rate) {
             h->next_ns = now + ratelimit_calculate_delay(&h->limit, bytes);
         }
         h->in_flight++;
@@ -718,7 +719,7 @@ static void hypercache_hotset_start(BlockDriverState *bs, hc_hotset *hs,
     qatomic_set(&h->batch_start, 0);
     h->batch_n = h->batch_i = 0;
     h->full = false;
-    h->rate = rate;
+    h->load_rate = rate;
     h->next_ns = 0;
     h->useful_ns = 0;
     /* Requests before the load are no sign of a busy guest. */
