@@ -41,9 +41,10 @@ def main():
                 "qemu-storage-daemon exports a hypercache node (size=128M, "
                 "file child with O_DIRECT and io_uring) over NBD; fio's nbd "
                 "engine reads 4 KiB blocks at queue depth 16.  After a "
-                "warm-up, the block hit ratio of the next %d reads (never "
-                "stopped); the daemon is then restarted with "
-                "`hotset-file` (saved at its close) and the same %d reads "
+                "warm-up the hot set is saved (`x-hypercache-save-hotset`) "
+                "and the block hit ratio of the next %d reads measured "
+                "(never stopped); the daemon is then restarted with that "
+                "hot set as its `hotset-file` and the same %d reads "
                 "start at once, while the load runs (warm); once more after "
                 "the load finished (warm, loaded); and with no hot set "
                 "(cold).  Target: warm >= 0.9 x never stopped." % (
@@ -99,6 +100,16 @@ def main():
             first.append(hit[0] if hit else None)
         cold_reached = [any(v >= x["source"] for v in x["dest_per_s"])
                         for x in m["cold"]]
+        warm10 = med([x["dest"] for x in m["warm"]])
+        cold10 = med([x["dest"] for x in m["cold"]])
+        out += ["", "First 10 s on the destination: warm %.3f, cold %.3f "
+                "(warm / cold **%.2f**), source before the migration %.3f.  "
+                "The destination reads another stream of the same "
+                "distribution (fio seed 3) than the source's measured "
+                "10 s (seed 2): reading the source's own stream again would "
+                "find exactly the blocks in its hot set." % (
+                    warm10, cold10, warm10 / cold10,
+                    med([x["source"] for x in m["warm"] + m["cold"]]))]
         out += ["", "The warm destination's hit ratio in a second first "
                 "reached the source's at second %s; the cold one %s within "
                 "10 s.  Loads on the warm destination: %s." % (
