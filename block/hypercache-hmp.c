@@ -61,6 +61,14 @@ void hmp_info_hypercache(Monitor *mon, const QDict *qdict)
             monitor_printf(mon, "  at %.2fx size: estimated hit ratio %.3f\n",
                            m->value->size_factor, m->value->hit_ratio);
         }
+        if (l->value->hotset_load) {
+            HypercacheHotsetLoad *h = l->value->hotset_load;
+
+            monitor_printf(mon, "  hot set %s: %s, %" PRIu64 " of %" PRIu64
+                           " blocks loaded, %" PRIu64 " skipped\n",
+                           h->filename, HypercacheHotsetStatus_str(h->status),
+                           h->loaded, h->wanted, h->skipped);
+        }
     }
     qapi_free_HypercacheInfoList(list);
 }

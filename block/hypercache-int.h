@@ -12,6 +12,8 @@
 #include "block/hypercache-core.h"
 #include "qemu/coroutine.h"
 
+typedef struct HypercacheHotset HypercacheHotset;
+
 typedef struct BDRVHypercacheState {
     hc_cache *cache;            /* the core's tmaster */
     hc_config cfg;              /* as configured (mode NONE while inactive) */
@@ -31,6 +33,7 @@ typedef struct BDRVHypercacheState {
     QEMUTimer *wb_timer;        /* background write-back tick */
     bool bg_running;            /* background writer coroutine exists */
     int quiesce;                /* drained sections in progress */
+    HypercacheHotset *hotset;   /* hot sets (hypercache-hotset.c) */
 } BDRVHypercacheState;
 
 bool hypercache_is_node(BlockDriverState *bs);
@@ -39,5 +42,25 @@ int coroutine_fn GRAPH_RDLOCK hypercache_writeback_all(BlockDriverState *bs);
 ImageInfoSpecific * GRAPH_RDLOCK
 hypercache_get_specific_info(BlockDriverState *bs, Error **errp);
 BlockStatsSpecific *hypercache_get_specific_stats(BlockDriverState *bs);
+BlockDriverState *hypercache_find(const char *node_name, Error **errp);
+
+/*
+ * Hot sets (hypercache-hotset.c): a warm cache after restart and live
+ * migration.  open takes the hotset-file and hotset-rate options out of
+ * @options (after hc_create(); false with @errp set on a bad value) and
+ * starts loading the file; close and inactivate save it; activate loads it;
+ * remember, called before the cache is emptied because the node no longer
+ * caches (its last writer left), keeps the hot set for close to save;
+ * tick (from the write-back timer) resumes a load after a drain.
+ */
+bool hypercache_hotset_open(BlockDriverState *bs, QDict *options,
+                            Error **errp);
+void hypercache_hotset_close(BlockDriverState *bs);
+void hypercache_hotset_remember(BlockDriverState *bs);
+void GRAPH_RDLOCK hypercache_hotset_inactivate(BlockDriverState *bs);
+void GRAPH_RDLOCK hypercache_hotset_activate(BlockDriverState *bs);
+void hypercache_hotset_tick(BlockDriverState *bs);
+const char *hypercache_hotset_file(BlockDriverState *bs);
+void hypercache_hotset_fill_info(BlockDriverState *bs, HypercacheInfo *info);
 
 #endif /* BLOCK_HYPERCACHE_INT_H */

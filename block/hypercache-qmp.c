@@ -44,6 +44,7 @@ static HypercacheConfig *hypercache_config(BlockDriverState *bs)
         .seq_cutoff = cfg.seq_cutoff,
         .prealloc = cfg.prealloc,
         .active = !s->inactive,
+        .hotset_file = g_strdup(hypercache_hotset_file(bs)),
     };
     return c;
 }
@@ -125,7 +126,7 @@ BlockStatsSpecific *hypercache_get_specific_stats(BlockDriverState *bs)
 }
 
 /* The hypercache node called @node_name, or NULL with an error. */
-static BlockDriverState *hypercache_find(const char *node_name, Error **errp)
+BlockDriverState *hypercache_find(const char *node_name, Error **errp)
 {
     BlockDriverState *bs = bdrv_find_node(node_name);
 
@@ -149,6 +150,7 @@ static HypercacheInfo *hypercache_info(BlockDriverState *bs)
     info->config = hypercache_config(bs);
     info->stats = g_new0(HypercacheStats, 1);
     hypercache_fill_stats(bs, info->stats);
+    hypercache_hotset_fill_info(bs, info);
     return info;
 }
 

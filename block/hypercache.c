@@ -473,6 +473,7 @@ static void hypercache_timer_cb(void *opaque)
     if (hc_writeback_wanted(s->cache, get_clock()) >= 0) {
         hypercache_kick_writeback(bs);
     }
+    hypercache_hotset_tick(bs);
     timer_mod(s->wb_timer, qemu_clock_get_ns(QEMU_CLOCK_REALTIME) +
               HC_WB_TICK_NS);
 }
@@ -580,6 +581,11 @@ static int hypercache_open(BlockDriverState *bs, QDict *options, int flags,
         error_setg(errp, "hypercache: %s", err);
         return -ENOMEM;
     }
+    if (!hypercache_hotset_open(bs, options, errp)) {
+        hc_destroy(s->cache);
+        s->cache = NULL;
+        return -EINVAL;
+    }
     /* Nothing below fails: a failed open leaves no timer, BH or cache. */
 
     bs->supported_write_flags = BDRV_REQ_WRITE_UNCHANGED | BDRV_REQ_FUA;
@@ -626,6 +632,7 @@ static void hypercache_close(BlockDriverState *bs)
                      "that data is lost", bdrv_get_node_name(bs),
                      st.dirty_bytes, bs->file ? bs->file->bs->filename : "");
     }
+    hypercache_hotset_close(bs);
     hc_destroy(s->cache);
     s->cache = NULL;
 }
@@ -700,6 +707,7 @@ static void hypercache_drop_write_bh(void *opaque)
     }
     if (!qatomic_read(&s->exclusive)) {
         /* Others may write the child once we share WRITE: forget it all. */
+        hypercache_hotset_remember(bs);
         hc_invalidate(s->cache, 0, UINT64_MAX, 0);
     }
     bdrv_child_refresh_perms(bs, bs->file, NULL);
@@ -719,6 +727,7 @@ hypercache_set_perm(BlockDriverState *bs, uint64_t perm, uint64_t shared)
     if (!(perm & BLK_PERM_WRITE) && hypercache_has_dirty(s)) {
         qemu_bh_schedule(s->drop_write_bh);
     } else if (!exclusive) {
+        hypercache_hotset_remember(bs);
         hc_invalidate(s->cache, 0, UINT64_MAX, 0);
     }
 }
@@ -1241,6 +1250,7 @@ static int GRAPH_RDLOCK hypercache_inactivate(BlockDriverState *bs)
             return ret;
         }
     }
+    hypercache_hotset_inactivate(bs);
     hc_get_config(s->cache, &cfg);
     cfg.mode = HC_MODE_NONE;
     ret = hc_reconfigure(s->cache, &cfg, err, sizeof(err));
@@ -1274,6 +1284,7 @@ hypercache_co_invalidate_cache(BlockDriverState *bs, Error **errp)
     }
     s->cfg.mode = s->active_mode;
     s->inactive = false;
+    hypercache_hotset_activate(bs);
 }
 
 static BlockDriver bdrv_hypercache = {

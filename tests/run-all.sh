@@ -126,7 +126,7 @@ if [ "$QUICK" -eq 0 ]; then
     [ "$rc" -eq 0 ] || tail -n 40 "$log"
 fi
 
-# --- 3. fuzzing: the core's API and the simulator's parsers, briefly ----
+# --- 3. fuzzing: the core's API, the simulator's and hot-set file parsers ---
 step "fuzzing (libFuzzer, ASan+UBSan; HC_SOAK=1 runs longer)"
 fuzz_secs=30
 sim_fuzz_secs=15
@@ -141,6 +141,11 @@ logged "$log" bash "$TOP/tools/hypercache-sim/run-fuzzers.sh" "$sim_fuzz_secs" "
 rc=$?
 grep '^fuzz-sim' "$log" | sed 's/^/    /'
 if [ "$rc" -eq 0 ]; then count fuzz-sim 0 2 0; else count fuzz-sim 1 0 1; fi
+log=$LOGDIR/fuzz-hotset.log
+logged "$log" bash "$TOP/tests/fuzz/run-fuzz-hotset.sh" "$sim_fuzz_secs"
+rc=$?
+grep '^fuzz-hotset' "$log" | sed 's/^/    /'
+if [ "$rc" -eq 0 ]; then count fuzz-hotset 0 1 0; else count fuzz-hotset 1 0 1; fi
 
 # --- 4. qemu-iotests, run by QEMU's ./check against the built binaries --
 iotests=()

@@ -73,8 +73,9 @@ void hc_cache::reserve_fills(hc_read_plan *plan) {
 // of the block's shard lock: a reader must never find an entry that the
 // policy does not know yet (LRU would unlink it from a list it is not on).
 // Nothing outside mu inserts, so nobody can cache the block between the
-// check and the link.
-bool hc_cache::publish_clean(uint64_t block, uint32_t slot) {
+// check and the link.  A @warm block (a hot set's prefetch, prefetch.cc)
+// enters the policy behind the blocks already cached.
+bool hc_cache::publish_clean(uint64_t block, uint32_t slot, bool warm) {
     Tindx::Shard &sh = tindx.shard_of(block);
     std::lock_guard sg(sh.mu);
     if (tindx.find(sh, block) != kNil) {
@@ -85,50 +86,63 @@ bool hc_cache::publish_clean(uint64_t block, uint32_t slot) {
     en.block = block;
     en.slot = slot;
     en.state = kClean;
-    policy->insert(tindx, e);
+    if (warm) {
+        policy->insert_warm(tindx, e);
+    } else {
+        policy->insert(tindx, e);
+    }
     tindx.link(sh, e);
     clean_blocks.add(1);
     return true;
 }
 
-void hc_cache::read_fill_done(hc_read_plan *plan, size_t i) {
+// Step 3 for run @i, shared by guest reads and hot-set prefetches: how many
+// of its blocks entered the cache, or -1 if @i is no pending reserved run.
+int64_t hc_cache::publish_run(hc_read_plan *plan, size_t i, bool warm) {
     if (!plan->is_reserved_run(i) ||
         plan->runs[i].state != hc_read_plan::kPending) {
-        return;
+        return -1;
     }
     hc_read_plan::Run &run = plan->runs[i];
     run.state = hc_read_plan::kFilled;
-    uint64_t admitted = 0;
-    {
-        std::lock_guard g(mu);
-        // Switched to "cache nothing" since the plan: stay private.
-        if (cfg.mode != HC_MODE_NONE) {
-            // The child read took long: the blocks' index buckets and the
-            // policy's ghost buckets are cold again.  Have a few ahead on
-            // their way while publishing.
-            uint32_t end = run.first + run.nblocks;
-            auto warm = [&](uint32_t k) {
-                if (k < end) {
-                    tindx.prefetch(plan->first_block + k);
-                    policy->prefetch_insert(plan->first_block + k);
-                }
-            };
-            for (uint32_t k = run.first; k < run.first + kAhead; k++) {
-                warm(k);
-            }
-            for (uint32_t k = run.first; k < end; k++) {
-                warm(k + kAhead);
-                hc_read_plan::Block &bl = plan->blocks[k];
-                uint64_t b = plan->first_block + k;
-                if (gens.unchanged(b, bl.gen) && publish_clean(b, bl.slot)) {
-                    bl.kind = hc_read_plan::kPublished;
-                    admitted++;
-                }
-            }
+    int64_t admitted = 0;
+    std::lock_guard g(mu);
+    // Switched to "cache nothing" since the plan: stay private.
+    if (cfg.mode == HC_MODE_NONE) {
+        return 0;
+    }
+    // The child read took long: the blocks' index buckets and the
+    // policy's ghost buckets are cold again.  Have a few ahead on their
+    // way while publishing.
+    uint32_t end = run.first + run.nblocks;
+    auto ahead = [&](uint32_t k) {
+        if (k < end) {
+            tindx.prefetch(plan->first_block + k);
+            policy->prefetch_insert(plan->first_block + k);
+        }
+    };
+    for (uint32_t k = run.first; k < run.first + kAhead; k++) {
+        ahead(k);
+    }
+    for (uint32_t k = run.first; k < end; k++) {
+        ahead(k + kAhead);
+        hc_read_plan::Block &bl = plan->blocks[k];
+        uint64_t b = plan->first_block + k;
+        if (gens.unchanged(b, bl.gen) && publish_clean(b, bl.slot, warm)) {
+            bl.kind = hc_read_plan::kPublished;
+            admitted++;
         }
     }
-    st.add(kAdmissions, admitted);
-    st.add(kRejections, run.nblocks - admitted);
+    return admitted;
+}
+
+void hc_cache::read_fill_done(hc_read_plan *plan, size_t i) {
+    int64_t admitted = publish_run(plan, i, false);
+    if (admitted < 0) {
+        return;
+    }
+    st.add(kAdmissions, uint64_t(admitted));
+    st.add(kRejections, plan->runs[i].nblocks - uint64_t(admitted));
 }
 
 void hc_cache::read_fill(hc_read_plan *plan, size_t i, const void *buf) {

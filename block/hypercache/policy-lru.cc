@@ -22,6 +22,19 @@ void EntryList::push_head(Tindx &tx, uint32_t e) {
     size_++;
 }
 
+void EntryList::push_tail(Tindx &tx, uint32_t e) {
+    Entry &en = tx.at(e);
+    en.qnext = kNil;
+    en.qprev = tail_;
+    if (tail_ != kNil) {
+        tx.at(tail_).qnext = e;
+    } else {
+        head_ = e;
+    }
+    tail_ = e;
+    size_++;
+}
+
 void EntryList::unlink(Tindx &tx, uint32_t e) {
     Entry &en = tx.at(e);
     if (en.qprev != kNil) {
@@ -84,8 +97,21 @@ public:
     void resize(uint32_t) override {}
     size_t metadata_bytes() const override { return sizeof(*this); }
 
+    // Most recently used first.
+    void rank(const Tindx &tx, std::vector<uint32_t> *out) const override {
+        std::lock_guard g(mu_);
+        for (uint32_t e = list_.head(); e != kNil; e = tx.at(e).qnext) {
+            out->push_back(e);
+        }
+    }
+    // Least recently used of all: the guest's own blocks outrank it.
+    void insert_warm(Tindx &tx, uint32_t e) override {
+        std::lock_guard g(mu_);
+        list_.push_tail(tx, e);
+    }
+
 private:
-    std::mutex mu_;
+    mutable std::mutex mu_;
     EntryList list_;
 };
 

@@ -87,7 +87,62 @@ public:
         return sizeof(*this) + ghost_.metadata_bytes();
     }
 
+    // Main before probation (main holds the blocks that proved reuse);
+    // within a queue by CLOCK counter and, for FREQ, the sketch's count,
+    // highest first, and among equals from the head (the last to be
+    // evicted) on.  A bucket sort: this runs under the tmaster mutex.
+    void rank(const Tindx &tx, std::vector<uint32_t> *out) const override {
+        rank_queue(tx, main_, out);
+        rank_queue(tx, small_, out);
+    }
+
+    // Main's tail, without credit: the first that CLOCK will take, before
+    // any block the guest has brought in or hit since.
+    void insert_warm(Tindx &tx, uint32_t e) override {
+        Entry &en = tx.at(e);
+        en.freq.store(0, std::memory_order_relaxed);
+        en.queue = kMain;
+        main_.push_tail(tx, e);
+    }
+
 private:
+    static constexpr uint32_t kSketchLevels = 16;  // 4-bit counters
+
+    uint32_t value(const Entry &en) const {
+        uint32_t f = std::min<uint32_t>(en.freq.load(std::memory_order_relaxed),
+                                        p_.max_freq);
+        uint32_t s =
+            freq_ ? std::min(freq_->estimate(en.block), kSketchLevels - 1) : 0;
+        return f * kSketchLevels + s;
+    }
+
+    void rank_queue(const Tindx &tx, const EntryList &q,
+                    std::vector<uint32_t> *out) const {
+        // Hits bump counters meanwhile (without the mutex): read each
+        // entry's value once.
+        uint32_t levels = (p_.max_freq + 1) * kSketchLevels;
+        std::vector<uint32_t> start(levels, 0);
+        std::vector<std::pair<uint32_t, uint32_t>> order;  // entry, rank
+        order.reserve(q.size());
+        for (uint32_t e = q.head(); e != kNil; e = tx.at(e).qnext) {
+            uint32_t r = levels - 1 - value(tx.at(e));
+            order.emplace_back(e, r);
+            start[r]++;
+        }
+        // Exclusive prefix sums: each rank's first position.
+        uint32_t pos = 0;
+        for (uint32_t &c : start) {
+            uint32_t n = c;
+            c = pos;
+            pos += n;
+        }
+        size_t base = out->size();
+        out->resize(base + order.size());
+        for (const auto &[e, r] : order) {
+            (*out)[base + start[r]++] = e;
+        }
+    }
+
     EntryList &list(uint8_t q) { return q == kMain ? main_ : small_; }
 
     // One step on the small queue's tail; true if something was evicted.

@@ -13,6 +13,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <vector>
 
 #include "tindx.h"
 
@@ -49,13 +50,26 @@ public:
     virtual size_t metadata_bytes() const = 0;
     // @block will be inserted soon: start loading what insert() reads.
     virtual void prefetch_insert(uint64_t) const {}
+
+    // Hot sets (hotset.cc), under the tmaster mutex.  rank() appends the
+    // entries the policy holds, most valuable first by its own measure
+    // (roughly the reverse of the order it would evict them in).
+    virtual void rank(const Tindx &tx, std::vector<uint32_t> *out) const = 0;
+    // A block prefetched from a hot set: it proved its worth before the
+    // restart, so it is kept where the policy keeps proven blocks, but
+    // behind every block already there: what the guest uses now outranks
+    // what it used before, and prefetched blocks inserted later (colder
+    // ones: hot sets load hottest first) go before earlier ones.
+    virtual void insert_warm(Tindx &tx, uint32_t e) = 0;
 };
 
 // An intrusive FIFO/LRU list of entries (head = newest).
 class EntryList {
 public:
     void push_head(Tindx &tx, uint32_t e);
+    void push_tail(Tindx &tx, uint32_t e);
     void unlink(Tindx &tx, uint32_t e);
+    uint32_t head() const { return head_; }
     uint32_t tail() const { return tail_; }
     uint32_t size() const { return size_; }
 

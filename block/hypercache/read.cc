@@ -20,22 +20,20 @@ constexpr uint64_t kAhead = 4;
 
 }  // namespace
 
-int hc_cache::read_begin(uint64_t offset, uint64_t len, hc_read_plan **out) {
-    if (offset + len < offset) {
-        return -EINVAL;
-    }
-    st.add(kReadRequests);
-    st.add(kReadBytes, len);
+// A plan from the pool for the blocks of [offset, offset + len) (no
+// overflow: the caller checked), with room for everything it can need
+// before a pin is taken: nothing after this throws.  -EINVAL past
+// @max_blocks blocks.
+int hc_cache::new_plan(uint64_t offset, uint64_t len, uint64_t max_blocks,
+                       hc_read_plan **out) {
     uint64_t b0 = offset >> shift;
     uint64_t b1 = len ? (offset + len + block_size - 1) >> shift : b0;
     uint64_t n = b1 - b0;
-    if (n > UINT32_MAX) {
+    if (n > max_blocks) {
         return -EINVAL;
     }
     hc_read_plan *plan = plan_get();
     try {
-        // Everything the plan can need, before a pin is taken: nothing
-        // below throws.
         plan->blocks.resize(n);
         plan->segs.reserve(n);
         plan->runs.reserve(n);
@@ -47,6 +45,22 @@ int hc_cache::read_begin(uint64_t offset, uint64_t len, hc_read_plan **out) {
     }
     plan->first_block = b0;
     *out = plan;
+    return 0;
+}
+
+int hc_cache::read_begin(uint64_t offset, uint64_t len, hc_read_plan **out) {
+    if (offset + len < offset) {
+        return -EINVAL;
+    }
+    st.add(kReadRequests);
+    st.add(kReadBytes, len);
+    hc_read_plan *plan;
+    if (int ret = new_plan(offset, len, UINT32_MAX, &plan); ret < 0) {
+        return ret;
+    }
+    *out = plan;
+    uint64_t b0 = plan->first_block;
+    uint64_t n = plan->blocks.size();
     if (n == 0) {
         return 0;
     }

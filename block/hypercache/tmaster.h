@@ -157,9 +157,13 @@ struct hc_cache {
     void drop_locked(hypercache::Tindx::Shard &sh, uint32_t e);
     uint32_t insert(uint64_t block, uint32_t slot, uint8_t state);
     // Read misses (read.cc, fill.cc): reserve_fills() takes mu itself,
-    // publish_clean() runs under it; build_segs() needs no lock.
+    // publish_clean() runs under it, publish_run() (a guest read's fill or
+    // a hot-set prefetch's) takes it; build_segs() needs no lock.
+    int new_plan(uint64_t offset, uint64_t len, uint64_t max_blocks,
+                 hc_read_plan **out);
     void reserve_fills(hc_read_plan *plan);
-    bool publish_clean(uint64_t block, uint32_t slot);
+    bool publish_clean(uint64_t block, uint32_t slot, bool warm);
+    int64_t publish_run(hc_read_plan *plan, size_t i, bool warm);
     void build_segs(hc_read_plan *plan);
     bool admit(uint64_t block) const;
     void make_policy();

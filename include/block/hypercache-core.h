@@ -322,6 +322,108 @@ double hc_mrc_hit_ratio(hc_cache *c, double factor);
 const char *hc_mode_name(hc_mode m);
 const char *hc_policy_name(hc_policy p);
 
+
+/* ------------------------------------------------------------- hot sets */
+
+/*
+ * A warm cache after a restart or a migration (block/hypercache/hotset.h):
+ * what was hot is saved as a list of block numbers, hottest first, never
+ * the data, in a small versioned, checksummed file that names the image it
+ * belongs to; a load prefetches those blocks from the child in the
+ * background.  A hot set applied to the wrong disk only costs reads: the
+ * data always comes from the child, through the fill generation check.
+ */
+typedef struct hc_hotset hc_hotset;
+
+typedef struct hc_hotset_run {
+    uint64_t offset;          /* bytes, block aligned */
+    uint64_t len;
+} hc_hotset_run;
+
+/*
+ * The cached blocks, most valuable first by the policy's own ranking (lru:
+ * most recently used first; s3fifo and freq: the main queue before
+ * probation, each by its CLOCK counter and, for freq, the access
+ * frequency), at most @max of them (0: all), for an image of @image_size
+ * bytes named @identity.  Blocks of @rest from index @rest_from on (a load
+ * that has not finished yet; may be NULL) follow, those not listed
+ * already, up to @max.  NULL if memory ran out.
+ */
+hc_hotset *hc_hotset_collect(hc_cache *c, uint64_t max, const hc_hotset *rest,
+                             uint64_t rest_from, uint64_t image_size,
+                             const char *identity);
+
+/* An empty hot set, for callers that build their own (tests, simulators). */
+hc_hotset *hc_hotset_new(uint32_t block_size, uint64_t image_size,
+                         const char *identity);
+int hc_hotset_add(hc_hotset *hs, uint64_t block);   /* appends, coldest */
+void hc_hotset_free(hc_hotset *hs);
+uint64_t hc_hotset_count(const hc_hotset *hs);
+/* Block @i of the list (0 is the hottest), UINT64_MAX past its end. */
+uint64_t hc_hotset_block(const hc_hotset *hs, uint64_t i);
+uint32_t hc_hotset_block_size(const hc_hotset *hs);
+
+/* The file's bytes in *@buf (from malloc(); free() them), or -ENOMEM. */
+int hc_hotset_encode(const hc_hotset *hs, void **buf, size_t *len);
+
+/*
+ * Parse a file's bytes, keeping at most @max_blocks of the hottest blocks;
+ * everything is checked all the same.  Bound @max_blocks (by the cache's
+ * capacity, say): a valid file of a few bytes may list 2^32 blocks.  -EINVAL with a
+ * message naming the failed check: "not a hot-set file", "truncated",
+ * "unsupported version", "checksum mismatch", "corrupt header",
+ * "corrupt body"; -ENOMEM.
+ */
+int hc_hotset_parse(const void *buf, size_t len, uint64_t max_blocks,
+                    hc_hotset **out, char *err, size_t errlen);
+
+/*
+ * Whether @hs belongs to a node with @block_size over an image of
+ * @image_size bytes named @identity: -EINVAL with "wrong block size" or
+ * "other disk" (identity or image size) in @err.
+ */
+int hc_hotset_check(const hc_hotset *hs, uint32_t block_size,
+                    uint64_t image_size, const char *identity, char *err,
+                    size_t errlen);
+
+/*
+ * Load order: the next @max_blocks blocks of the list from *@pos (hottest
+ * first), sorted, without duplicates and merged into runs of contiguous
+ * blocks of at most @max_run_blocks, written to @runs (room for
+ * @max_blocks); *@pos advances.  Returns the number of runs, 0 at the end.
+ */
+size_t hc_hotset_next_batch(const hc_hotset *hs, uint64_t *pos,
+                            uint32_t max_blocks, uint32_t max_run_blocks,
+                            hc_hotset_run *runs);
+
+typedef struct hc_prefetch_info {
+    uint64_t cached;          /* blocks cached already: nothing to read */
+    uint64_t reserved;        /* blocks given a free slot: read them */
+    uint64_t refused;         /* no free slot, being written, or mode none */
+    bool full;                /* the cache had no free slot left */
+} hc_prefetch_info;
+
+/*
+ * Plan a prefetch of [offset, offset + len), at most 1024 blocks: a read
+ * plan as hc_read_begin() makes one, for the background.  Blocks without a
+ * cached copy get a free slot (never by eviction) and form miss runs with
+ * fill_iov; cached blocks and those without a slot form miss runs without
+ * fill_iov, which the caller skips.  No statistics, no policy hit, no
+ * frequency count.  Read each run with fill_iov from the child, then
+ * hc_prefetch_fill_done() (or hc_read_failed()), and hc_read_end() at the
+ * end, as for a read.
+ */
+int hc_prefetch_begin(hc_cache *c, uint64_t offset, uint64_t len,
+                      hc_read_plan **plan, hc_prefetch_info *info);
+
+/*
+ * Run @i was read: publish its blocks as hc_read_fill_done() does (each
+ * unless written, invalidated, written through or cached by someone else
+ * since the plan), kept by the policy behind the blocks already cached.
+ * Returns how many entered the cache.
+ */
+uint64_t hc_prefetch_fill_done(hc_cache *c, hc_read_plan *plan, size_t i);
+
 #ifdef __cplusplus
 }
 #endif

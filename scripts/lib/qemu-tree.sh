@@ -106,6 +106,7 @@ HC_LINKS=(
     block/hypercache-int.h
     block/hypercache-qmp.c
     block/hypercache-hmp.c
+    block/hypercache-hotset.c
     block/hypercache
     include/block/hypercache-core.h
     docs/system/hypercache.rst

@@ -9,6 +9,7 @@
 #include <new>
 
 #include "core_replay.h"
+#include "core_restart.h"
 #include "exact_mrc.h"
 #include "io_replay.h"
 #include "options.h"
@@ -114,21 +115,32 @@ void exact_curve(const ExactMrc &m, uint64_t ws, Report *r) {
     }
 }
 
+// Read and parse @path into @trace and its block accesses into @w; kOk, or
+// kBadTrace with the reason on stderr.
+int load_workload(const Options &o, const std::string &path, Trace *trace,
+                  Workload *w) {
+    std::string err;
+    if (!load_trace(path, o.trace, trace, &err)) {
+        std::fprintf(stderr, "hypercache-sim: %s\n", err.c_str());
+        return kBadTrace;
+    }
+    if (!build_workload(trace->requests, o.block_size, o.reads_only, w, &err)) {
+        std::fprintf(stderr, "hypercache-sim: %s: %s\n", path.c_str(),
+                     err.c_str());
+        return kBadTrace;
+    }
+    return kOk;
+}
+
 int simulate(const Options &o, const Selection &sel,
              const std::vector<double> &factors, const std::string &path,
              Report *rep) {
     std::string err;
     auto t0 = std::chrono::steady_clock::now();
     Trace trace;
-    if (!load_trace(path, o.trace, &trace, &err)) {
-        std::fprintf(stderr, "hypercache-sim: %s\n", err.c_str());
-        return kBadTrace;
-    }
     Workload w;
-    if (!build_workload(trace.requests, o.block_size, o.reads_only, &w, &err)) {
-        std::fprintf(stderr, "hypercache-sim: %s: %s\n", path.c_str(),
-                     err.c_str());
-        return kBadTrace;
+    if (int rc = load_workload(o, path, &trace, &w); rc != kOk) {
+        return rc;
     }
     if (w.accesses() == 0) {
         std::fprintf(stderr, "hypercache-sim: %s: no accesses left%s\n",
@@ -231,6 +243,45 @@ int simulate(const Options &o, const Selection &sel,
     return kOk;
 }
 
+// --restart: every core policy and size, cold against warm (core_restart.h).
+int restart(const Options &o, const Selection &sel, const std::string &path) {
+    std::string err;
+    Trace trace;
+    Workload w;
+    if (int rc = load_workload(o, path, &trace, &w); rc != kOk) {
+        return rc;
+    }
+    if (w.accesses() < 2) {
+        std::fprintf(stderr,
+                     "hypercache-sim: %s: too few accesses to restart "
+                     "halfway\n",
+                     path.c_str());
+        return kBadTrace;
+    }
+    std::vector<RestartResult> rs;
+    for (hc_policy p : sel.core) {
+        for (const SizeSpec &s : o.sizes) {
+            CoreRun run = core_run(o, p, s, w.distinct());
+            RestartResult r;
+            r.size_label = s.text;
+            if (!run_core_restart(w, run, w.accesses() / 2, o.restart_window,
+                                  &r, &err)) {
+                std::fprintf(stderr, "hypercache-sim: %s, %s at %s: %s\n",
+                             path.c_str(), hc_policy_name(p), s.text.c_str(),
+                             err.c_str());
+                return kCoreError;
+            }
+            rs.push_back(r);
+        }
+    }
+    if (o.json) {
+        print_restart_json(stdout, path, w, rs);
+    } else {
+        print_restart_table(stdout, path, w, rs);
+    }
+    return kOk;
+}
+
 int run(int argc, char **argv) {
     Options o;
     std::string err;
@@ -251,6 +302,15 @@ int run(int argc, char **argv) {
         !parse_factors(o.mrc_factors, &factors, &err)) {
         std::fprintf(stderr, "hypercache-sim: %s\n", err.c_str());
         return kUsage;
+    }
+    if (o.restart) {
+        for (const std::string &path : o.traces) {
+            int rc = restart(o, sel, path);
+            if (rc != kOk) {
+                return rc;
+            }
+        }
+        return kOk;
     }
     std::vector<Report> reports;
     for (const std::string &path : o.traces) {

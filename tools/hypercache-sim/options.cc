@@ -31,6 +31,8 @@ enum LongOnly {
     kIoLimit,
     kBlkAction,
     kMrcFactors,
+    kRestart,
+    kRestartWindow,
 };
 
 const option kLong[] = {
@@ -56,6 +58,8 @@ const option kLong[] = {
     {"io-limit", required_argument, nullptr, kIoLimit},
     {"blk-action", required_argument, nullptr, kBlkAction},
     {"mrc-factors", required_argument, nullptr, kMrcFactors},
+    {"restart", no_argument, nullptr, kRestart},
+    {"restart-window", required_argument, nullptr, kRestartWindow},
     {"help", no_argument, nullptr, 'h'},
     {nullptr, 0, nullptr, 0},
 };
@@ -132,6 +136,13 @@ void print_usage(const char *argv0) {
         "                          write-back ageing sees them (default 1)\n"
         "      --mrc-factors LIST  size factors the MRC estimate is checked at "
         "(0.25,0.5,1,2,4)\n"
+        "      --restart           instead: replay the first half, restart, "
+        "and the\n"
+        "                          second half never stopped, cold and warm "
+        "(hot set)\n"
+        "      --restart-window N  hit ratio of the first N accesses after "
+        "the restart\n"
+        "                          too (default 20000)\n"
         "      --json              JSON instead of a table\n"
         "      --plot FILE.png     miss-ratio curve (needs "
         "python3-matplotlib)\n"
@@ -302,6 +313,15 @@ ParseResult parse_options(int argc, char **argv, Options *o, std::string *err) {
                 break;
             case kMrcFactors:
                 o->mrc_factors = optarg;
+                break;
+            case kRestart:
+                o->restart = true;
+                break;
+            case kRestartWindow:
+                if (!to_u64("restart-window", optarg, &o->restart_window,
+                            err)) {
+                    return ParseResult::Error;
+                }
                 break;
             case 'h':
                 return ParseResult::Help;

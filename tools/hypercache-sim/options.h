@@ -23,9 +23,11 @@ struct Options {
     // references "ref-lru", "ref-arc".  Empty = all.
     std::vector<std::string> policies;
     bool reads_only = false;
-    bool writeback = false;  // also replay in write-back mode
-    CoreTuning tuning;       // --admit-threshold, --dirty-high, ...
-    double time_scale = 1;   // --time-scale
+    bool writeback = false;           // also replay in write-back mode
+    bool restart = false;             // --restart: cold vs warm restart halfway
+    uint64_t restart_window = 20000;  // --restart-window
+    CoreTuning tuning;                // --admit-threshold, --dirty-high, ...
+    double time_scale = 1;            // --time-scale
     bool json = false;
     std::string plot;     // PNG path
     std::string io_file;  // --io
