@@ -3,10 +3,10 @@
 // Several threads hammer overlapping ranges: readers (filling the cache
 // through a bounce buffer, or straight into the slots their plans
 // reserved), writers (absorbed, FUA or in writethrough mode), a write-back
-// thread, zeroing invalidations and resizes.  Every block carries (block,
-// version) and a body derived from them, so a reader can tell a torn or foreign
-// block from a valid one; each writer also checks it reads back its own latest
-// write to the blocks only it writes.
+// thread, hot-set prefetches, zeroing invalidations and resizes.  Every block
+// carries (block, version) and a body derived from them, so a reader can tell a
+// torn or foreign block from a valid one; each writer also checks it reads back
+// its own latest write to the blocks only it writes.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -120,6 +120,36 @@ void writeback(hc_cache *c, Disk &d, hc_wb_reason why, uint64_t upto) {
     }
 }
 
+// A hot-set load's prefetch of [off, off + len): the child is read into
+// the reserved slots, and writes get a chance to overtake it before the
+// fill is published.  Returns how many blocks entered the cache.
+uint64_t prefetch(hc_cache *c, Disk &d, uint64_t off, uint64_t len,
+                  std::chrono::microseconds lag) {
+    hc_read_plan *p = nullptr;
+    hc_prefetch_info info;
+    EXPECT_EQ(hc_prefetch_begin(c, off, len, &p, &info), 0);
+    uint64_t published = 0;
+    for (size_t i = 0; i < hc_read_plan_count(p); i++) {
+        const hc_read_seg *s = hc_read_plan_seg(p, i);
+        if (!s->fill_iov) {
+            continue;
+        }
+        {
+            std::lock_guard g(d.mu);
+            uint64_t pos = s->offset;
+            for (int k = 0; k < s->fill_iovcnt; k++) {
+                memcpy(s->fill_iov[k].iov_base, d.bytes.data() + pos,
+                       s->fill_iov[k].iov_len);
+                pos += s->fill_iov[k].iov_len;
+            }
+        }
+        std::this_thread::sleep_for(lag);  // a child read takes a while
+        published += hc_prefetch_fill_done(c, p, i);
+    }
+    hc_read_end(c, p);
+    return published;
+}
+
 int write(hc_cache *c, Disk &d, uint64_t off, const std::vector<uint8_t> &v,
           unsigned flags) {
     iovec iov{const_cast<uint8_t *>(v.data()), v.size()};
@@ -157,6 +187,7 @@ void hammer(hc_policy policy, int iters, hc_mode mode = HC_MODE_WRITEBACK,
     std::atomic<uint64_t> version{1};
     std::atomic<bool> stop{false};
     std::atomic<int> bad{0};
+    std::atomic<uint64_t> prefetched{0};
     constexpr int kWriters = 3;
 
     auto check = [&](const std::vector<uint8_t> &v, uint64_t off) {
@@ -219,6 +250,17 @@ void hammer(hc_policy policy, int iters, hc_mode mode = HC_MODE_WRITEBACK,
             std::this_thread::yield();
         }
     });
+    th.emplace_back([&] {  // a hot-set load over the same blocks
+        std::mt19937_64 rng(3);
+        while (!stop) {
+            // Half of the loads cover the writers' own blocks, where each
+            // writer checks that it reads back its latest write.
+            uint64_t b = rng() % 2 ? kBlocks + rng() % (8 * kWriters - 8)
+                                   : rng() % (kBlocks - 16);
+            prefetched += prefetch(c, disk, b * kBS, (1 + rng() % 8) * kBS,
+                                   std::chrono::microseconds(rng() % 100));
+        }
+    });
     th.emplace_back([&] {  // zeroing and resizing
         std::mt19937_64 rng(5);
         while (!stop) {
@@ -253,6 +295,8 @@ void hammer(hc_policy policy, int iters, hc_mode mode = HC_MODE_WRITEBACK,
     writeback(c, disk, HC_WB_FLUSH, hc_dirty_seq(c));
     EXPECT_EQ(hc_dirty_pending(c, hc_dirty_seq(c)), 0u);
     EXPECT_EQ(bad.load(), 0);
+    // Prefetch only takes free slots, which zeroing and growing make.
+    EXPECT_GT(prefetched.load(), 0u) << "the prefetch thread never filled";
     for (uint64_t b = 0; b < kBlocks + 8 * kWriters; b++) {
         uint64_t ver;
         EXPECT_TRUE(valid_block(disk.bytes.data() + b * kBS, b, &ver)) << b;
