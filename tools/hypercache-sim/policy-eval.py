@@ -12,8 +12,9 @@ Usage: tools/hypercache-sim/policy-eval.py [--sim BIN] [--traces DIR]
            [--core freq[,s3fifo,...]] [--extra ref-afreq,...]
 
 --extra adds prototype policies (default: the adaptive-FREQ prototypes of
-ref_afreq.cc) as rows of their own; they never count as the best
-reference, and a section of POLICY.md compares them with the default."""
+ref_afreq.cc and ref_afreq_ms.cc) as rows of their own; they never count
+as the best reference, and a section of POLICY.md compares them with the
+default."""
 import argparse
 import concurrent.futures
 import datetime
@@ -177,7 +178,11 @@ def prototypes(data, w):
       "ghost's exactness), `ref-afreq` moves its probation share by ghost "
       "hits (ARC's rule), `ref-afreq-hc` hill-climbs a sketch threshold that "
       "admits probation's victims to main (tools/hypercache-sim/"
-      "ref_afreq.cc). Columns: points above min(LRU, ARC) of %d; mean gap "
+      "ref_afreq.cc), `ref-afreq-ms` picks the probation share among 1, 5, "
+      "15, 30, 50 and 90 %% by miniature simulations (Waldspurger et al., "
+      "ATC'17) on a hash-sampled stream, each mini-cache about 1,024 blocks "
+      "(ref_afreq_ms.cc; why it falls short: docs/policy/afreq-ms.md). "
+      "Columns: points above min(LRU, ARC) of %d; mean gap "
       "to the best reference by size column; worst change against `%s` on "
       "cloudPhysicsIO and OLTP (all accesses; issue 17 allows +.003); "
       "points better than `%s`." % (
@@ -350,7 +355,8 @@ def main():
     ap.add_argument("--core", default="freq",
                     help="core policies, the first one the default")
     ap.add_argument("--extra",
-                    default="ref-freq-model,ref-afreq,ref-afreq-hc",
+                    default="ref-freq-model,ref-afreq,ref-afreq-hc,"
+                    "ref-afreq-ms",
                     help="prototype policies shown beside the references")
     ap.add_argument("--from-json", help="redraw from saved results")
     args = ap.parse_args()

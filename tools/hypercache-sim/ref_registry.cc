@@ -17,6 +17,7 @@ const std::vector<RefPolicy> &reference_policies() {
         {"ref-freq-model", run_reference_freq_model, false},
         {"ref-afreq", run_reference_afreq, false},
         {"ref-afreq-hc", run_reference_afreq_hc, false},
+        {"ref-afreq-ms", run_reference_afreq_ms, false},
     };
     return refs;
 }

@@ -63,6 +63,9 @@ RefResult run_reference_s3fifo(const Workload &w, uint64_t capacity);
 RefResult run_reference_freq_model(const Workload &w, uint64_t capacity);
 RefResult run_reference_afreq(const Workload &w, uint64_t capacity);
 RefResult run_reference_afreq_hc(const Workload &w, uint64_t capacity);
+// FREQ whose probation share follows miniature simulations of candidate
+// shares on a spatial sample (Waldspurger et al., ATC'17; ref_afreq_ms.cc).
+RefResult run_reference_afreq_ms(const Workload &w, uint64_t capacity);
 
 // Belady's MIN (1966), offline (ref_opt.cc).
 RefResult run_reference_opt(const Workload &w, uint64_t capacity);
