@@ -27,13 +27,15 @@ log() { echo "ceph-cluster.sh: $*" >&2; }
 
 cmd=${1:-}
 dir=${2:-}
-[ -n "$cmd" ] && [ -n "$dir" ] || die "usage: $0 start|stop|osd-stop|osd-start DIR"
+if [ -z "$cmd" ] || [ -z "$dir" ]; then
+    die "usage: $0 start|stop|osd-stop|osd-start DIR"
+fi
 
 # Pid files: ceph daemons write their own (pid_file in the conf); ours
 # are written at spawn so that a daemon dying before it writes one is
 # still found.
 kill_pidfile() { # FILE: SIGTERM, then SIGKILL after 10 s
-    local f=$1 pid i
+    local f=$1 pid _
     [ -f "$f" ] || return 0
     pid=$(cat "$f" 2>/dev/null || true)
     rm -f "$f"
@@ -41,12 +43,12 @@ kill_pidfile() { # FILE: SIGTERM, then SIGKILL after 10 s
     # Only a ceph daemon of this DIR: the pid may have been reused.
     grep -qF "$dir" "/proc/$pid/cmdline" 2>/dev/null || return 0
     kill "$pid" 2>/dev/null || return 0
-    for i in $(seq 1 100); do
+    for _ in $(seq 1 100); do
         kill -0 "$pid" 2>/dev/null || return 0
         sleep 0.1
     done
     kill -9 "$pid" 2>/dev/null || true
-    for i in $(seq 1 50); do
+    for _ in $(seq 1 50); do
         kill -0 "$pid" 2>/dev/null || return 0
         sleep 0.1
     done
@@ -96,9 +98,11 @@ start_osd() {
 
 start() {
     local size=${1:-64} port fsid osd_uuid
-    command -v ceph-mon > /dev/null && command -v ceph-osd > /dev/null &&
-        command -v rbd > /dev/null ||
-        die "ceph-mon, ceph-osd or rbd missing; ./configure-qemu.sh build installs them (ceph-mon ceph-osd ceph-common)"
+    local p
+    for p in ceph-mon ceph-osd ceph-authtool monmaptool ceph rbd; do
+        command -v "$p" > /dev/null ||
+            die "$p is missing; ./configure-qemu.sh build installs it (ceph-mon ceph-osd ceph-common)"
+    done
     stop
     mkdir -p "$dir"/{mon,osd,run,log}
     dir=$(cd "$dir" && pwd)
@@ -142,6 +146,10 @@ bluestore_cache_size = 134217728
 osd_heartbeat_grace = 20
 [client]
 keyring = $dir/keyring
+# Layering only: with exclusive-lock, a client killed by a crash test
+# holds the lock until its watch times out (30 s), and the next opener
+# waits that long.
+rbd_default_features = 1
 CONF
     # Keys: the monitor's own, and client.admin with every capability.
     ceph-authtool --create-keyring "$dir/mon.keyring" --gen-key -n mon. \
