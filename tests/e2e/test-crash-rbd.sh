@@ -23,8 +23,9 @@ hc_have_driver hypercache || hc_die "no hypercache block driver in $QEMU_IMG"
 hc_have_driver rbd || hc_die "no rbd block driver in $QEMU_IMG: configure QEMU with --enable-rbd"
 trap hc_ceph_stop EXIT
 trap 'exit 130' INT TERM
-hc_ceph_start crash
-rbd=$CEPH_CONF:$CEPH_POOL/crash
+hc_ceph_start crash 1
+# crash.py makes the image anew (32 MiB, without exclusive-lock).
+rbd=$CEPH_CONF:$CEPH_POOL/$CEPH_IMAGE
 args=(--trials "${HC_CRASH_TRIALS:-8}" --max-batches 20 --rbd "$rbd")
 [ -n "${HC_CRASH_SEED:-}" ] && args+=(--seed "$HC_CRASH_SEED")
 d=$(mktemp -d "${TMPDIR:-/tmp}/hc-crash-rbd.XXXXXX")
