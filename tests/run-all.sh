@@ -147,6 +147,26 @@ rc=$?
 grep '^fuzz-hotset' "$log" | sed 's/^/    /'
 if [ "$rc" -eq 0 ]; then count fuzz-hotset 0 1 0; else count fuzz-hotset 1 0 1; fi
 
+# --- 3a. one Ceph cluster for every rbd test (iotests and e2e) ----------
+# Started once here (~15 s) rather than by each rbd test; a test finds it
+# through HC_CEPH_SHARED.  If it does not start, each rbd test tries its
+# own and fails loudly.
+ceph_dir=/tmp/hc-ceph-runall-$(echo "$TOP" | md5sum | cut -c1-8)
+ceph_stop() {
+    [ -n "${HC_CEPH_SHARED:-}" ] || return 0
+    bash "$TOP/tests/e2e/ceph-cluster.sh" stop "$ceph_dir" >> "$LOGDIR/ceph-cluster.log" 2>&1
+    unset HC_CEPH_SHARED
+}
+trap ceph_stop EXIT
+step "a one-OSD Ceph cluster for the rbd tests (tests/e2e/ceph-cluster.sh)"
+if bash "$TOP/tests/e2e/ceph-cluster.sh" start "$ceph_dir" > "$LOGDIR/ceph-cluster.log" 2>&1; then
+    export HC_CEPH_SHARED=$ceph_dir
+    echo "    up in $ceph_dir"
+else
+    echo "    did not start (log: $LOGDIR/ceph-cluster.log); each rbd test will try its own"
+    tail -n 5 "$LOGDIR/ceph-cluster.log" | sed 's/^/    /'
+fi
+
 # --- 4. qemu-iotests, run by QEMU's ./check against the built binaries --
 iotests=()
 for t in "$TOP"/tests/qemu-iotests/tests/hypercache-*; do
@@ -186,6 +206,8 @@ for t in "$TOP"/tests/e2e/test-*.sh; do
     tail -n 5 "$log" | sed 's/^/    /'
     if [ "$rc" -eq 0 ]; then count "$name" 0 1 0; else count "$name" 1 0 1; fi
 done
+
+ceph_stop
 
 # --- 6. the benchmark suite's smoke run, so that it cannot rot ---------
 step "benchmark smoke run (tests/bench/smoke.sh)"

@@ -13,6 +13,7 @@ HC_DEB_PACKAGES=(
     clang clang-14 llvm-14 libclang-rt-14-dev clang-format
     fio seabios qemu-system-data busybox-static
     e2fsprogs iproute2 python3-matplotlib valgrind
+    librbd-dev ceph-mon ceph-osd ceph-common
 )
 
 # The URIs/Signed-By of the machine's own Debian main-archive entry; new entries

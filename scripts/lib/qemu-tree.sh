@@ -13,6 +13,7 @@ da73c092f5684c551b0334d675eb16a3dec91e1edea94759cfb1102fa4a0364e  qemu_10.0.13+d
 HC_CONFIGURE_ARGS=(
     --target-list=x86_64-softmmu --enable-tools
     --enable-kvm --enable-linux-io-uring --enable-linux-aio --enable-slirp
+    --enable-rbd
     --disable-install-blobs --disable-docs --disable-download --disable-werror
     --disable-gtk --disable-sdl --disable-vnc --disable-opengl --disable-spice
     --disable-rust

@@ -19,6 +19,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bench import w8_rows  # noqa: E402
+from rbd_report import rbd_section  # noqa: E402
 
 WL_TITLES = {
     "W1": "W1 hot re-read: 4 KiB reads, QD 32, qemu-img bench, working set "
@@ -816,6 +817,7 @@ def main():
     w8_section(w, cur, before, plotdir, rel, cmds.get("W8"))
     mq_section(w, plotdir, rel)
     w2i_section(w, cur["w2i"], (before or {}).get("w2i"), rel)
+    rbd_section(w, load_json(os.path.join(plotdir, "rbd.json")), rel)
     # ---------------------------------------------------------- resources
     w("")
     w("## Metadata, memory, CPU")

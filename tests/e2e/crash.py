@@ -3,6 +3,7 @@
 """Crash consistency of hypercache: SIGKILL qemu-storage-daemon, check the image.
 
   crash.py [--trials N] [--seed S] [--dir DIR] [--max-batches N] [--selftest]
+           [--rbd CONF:POOL/IMAGE]
 
 Each trial starts qemu-storage-daemon with a hypercache node (random size,
 block size, mode, policy, watermarks and max-dirty-age) over a raw image,
@@ -31,6 +32,10 @@ Then the image file itself is checked, block by block:
     version issued after it: old or new data, never anything else.
 The next trial restarts the daemon on the same image and first reads the
 whole disk through a fresh hypercache node: it must equal the file.
+
+With --rbd, the disk is that rbd image (created here, cache.direct=on on
+the rbd node, so librbd's cache is off) instead of a file, and it is read
+back for the check with `rbd export`, through librbd alone.
 
 Prints the seed of every trial: `crash.py --trials 1 --seed S` replays one
 (timing differs, the operations up to the kill do not).  Exit 0 on
@@ -128,6 +133,31 @@ class Violation(Exception):
     pass
 
 
+def read_image(args, img):
+    """The whole disk as stored: the file, or the rbd image read by the
+    rbd tool (librbd alone, no QEMU)."""
+    if not args.rbd:
+        with open(img, 'rb') as f:
+            return f.read()
+    conf, pool, image = args.rbd
+    r = subprocess.run(['rbd', '--conf', conf, 'export', f'{pool}/{image}',
+                        '-'], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       check=False, timeout=300)
+    if r.returncode != 0 or len(r.stdout) != DISK:
+        raise Violation(f'rbd export {pool}/{image} failed (exit '
+                        f'{r.returncode}, {len(r.stdout)} bytes): '
+                        f'{r.stderr.decode(errors="replace")[-2000:]}')
+    return r.stdout
+
+
+def rbd_arg(text):
+    conf, _, rest = text.partition(':')
+    pool, _, image = rest.partition('/')
+    if not (conf and pool and image):
+        raise argparse.ArgumentTypeError('expected CONF:POOL/IMAGE')
+    return conf, pool, image
+
+
 # How long a trial goes on writing for the state its kill needs (dirty
 # data in WB) before it gives up and fails.
 CONDITION_TIMEOUT = 60.0
@@ -188,8 +218,14 @@ class Trial:
             if os.path.exists(p):
                 os.unlink(p)
         hc = ','.join(f'{k}={v}' for k, v in opts.items())
+        if self.args.rbd:
+            conf, pool, image = self.args.rbd
+            child = (f'driver=rbd,node-name=file0,pool={pool},image={image},'
+                     f'conf={conf},cache.direct=on')
+        else:
+            child = f'driver=file,node-name=file0,filename={self.img}'
         cmd = [os.environ['QSD'],
-               '--blockdev', f'driver=file,node-name=file0,filename={self.img}',
+               '--blockdev', child,
                '--blockdev', f'driver=hypercache,node-name=hc0,file=file0,{hc}',
                '--nbd-server', f'addr.type=unix,addr.path={self.sock}',
                '--export', 'type=nbd,id=exp0,node-name=hc0,name=hc,writable=on',
@@ -217,8 +253,7 @@ class Trial:
 
     def check_restart_read(self):
         """The whole disk through a fresh node equals the file."""
-        with open(self.img, 'rb') as f:
-            disk = f.read()
+        disk = read_image(self.args, self.img)
         chunk = 1 << 20
         for off in range(0, DISK, chunk):
             self.nbd.send(0, off, chunk)
@@ -422,8 +457,7 @@ class Trial:
         self.acked = {}
 
     def check_image(self):
-        with open(self.img, 'rb') as f:
-            disk = f.read()
+        disk = read_image(self.args, self.img)
         self.lost = 0
         for b in range(NBLK):
             got = decode(disk[b * BS:(b + 1) * BS], b)
@@ -452,6 +486,9 @@ def main():
     ap.add_argument('--selftest', action='store_true',
                     help='treat every write as flushed without flushing: '
                     'must FAIL (proves the check can see lost data)')
+    ap.add_argument('--rbd', type=rbd_arg, default=None,
+                    help='CONF:POOL/IMAGE: the disk is this rbd image '
+                    '(created here, removed on success)')
     args = ap.parse_args()
     base = args.seed if args.seed is not None else \
         random.SystemRandom().randrange(1 << 31)
@@ -459,8 +496,20 @@ def main():
     if own:
         args.dir = tempfile.mkdtemp(prefix='hc-crash.')
     img = os.path.join(args.dir, 'crash.raw')
-    with open(img, 'wb') as f:
-        f.truncate(DISK)
+    if args.rbd:
+        conf, pool, image = args.rbd
+        subprocess.run(['rbd', '--conf', conf, 'rm', f'{pool}/{image}'],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                       check=False)
+        # Without exclusive-lock: after a SIGKILL, the next daemon would
+        # wait for the dead owner's watch to time out (30 s) per trial.
+        subprocess.run(['rbd', '--conf', conf, 'create', '--size',
+                        f'{DISK >> 20}M', '--image-feature', 'layering',
+                        f'{pool}/{image}'], check=True)
+        img = f'rbd:{pool}/{image}'
+    else:
+        with open(img, 'wb') as f:
+            f.truncate(DISK)
     vstate = [[0, set()] for _ in range(NBLK)]
     totals = dict(bytes=0, writes=0, flushes=0, lost=0, dirty=0, pending=0,
                   flush_pending_trials=0)

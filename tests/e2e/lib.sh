@@ -12,6 +12,9 @@
 #                            boot the guest under TCG, run SCRIPT in it, return
 #                            its exit code; its output is in $HC_RUN_DIR/NAME.out
 #   hc_qmp SOCKET CMD [JSON] QMP command (tests/e2e/qmp.py)
+#   hc_ceph_start NAME / hc_ceph_stop
+#                            a one-OSD Ceph cluster (ceph-cluster.sh) for an
+#                            rbd test; sets CEPH_CONF, CEPH_POOL, CEPH_IMAGE
 #
 # Environment (all optional):
 #   QEMU_SYSTEM QEMU_IMG QEMU_IO QEMU_NBD QSD  binaries; unset ones come from
@@ -89,6 +92,7 @@ hc_firmware_args() {
 }
 
 hc_cleanup() {
+    hc_ceph_stop
     if [ -n "$HC_QEMU_PID" ] && kill -0 "$HC_QEMU_PID" 2>/dev/null; then
         kill "$HC_QEMU_PID" 2>/dev/null || true
         wait "$HC_QEMU_PID" 2>/dev/null || true
@@ -180,6 +184,53 @@ hc_check_driver() {
 }
 
 hc_qmp() { python3 "$HC_E2E_DIR/qmp.py" "$@"; }
+
+# A one-OSD Ceph cluster for test NAME, in a folder fixed per checkout and
+# test: a run killed half-way leaves its daemons there, and the next run's
+# start stops them first.  Ceph that cannot start fails the test.  With
+# HC_CEPH_SHARED=DIR (tests/run-all.sh starts one cluster for all the rbd
+# tests), that cluster is used instead, with an image of the test's own.
+HC_CEPH_DIR=
+HC_CEPH_OWN_IMAGE=
+hc_ceph_start() { # NAME [IMAGE_SIZE_MB]
+    local out line
+    if [ -n "${HC_CEPH_SHARED:-}" ]; then
+        export CEPH_CONF=$HC_CEPH_SHARED/ceph.conf CEPH_POOL=hc
+        export CEPH_IMAGE=$1-$$
+        HC_CEPH_DIR=$HC_CEPH_SHARED
+        HC_CEPH_OWN_IMAGE=$CEPH_POOL/$CEPH_IMAGE
+        hc_log "using the shared Ceph cluster in $HC_CEPH_DIR, image $CEPH_POOL/$CEPH_IMAGE"
+        rbd --conf "$CEPH_CONF" create --size "${2:-64}M" "$CEPH_POOL/$CEPH_IMAGE" ||
+            hc_die "rbd create $CEPH_POOL/$CEPH_IMAGE in the shared cluster $HC_CEPH_SHARED failed"
+        return 0
+    fi
+    HC_CEPH_DIR=/tmp/hc-ceph-$1-$(echo "$HC_TOP" | md5sum | cut -c1-8)
+    hc_log "starting a one-OSD Ceph cluster in $HC_CEPH_DIR"
+    out=$(bash "$HC_E2E_DIR/ceph-cluster.sh" start "$HC_CEPH_DIR" "${2:-64}") ||
+        hc_die "the Ceph cluster did not start (see above; logs in $HC_CEPH_DIR/log)"
+    while IFS= read -r line; do
+        case "$line" in
+        CEPH_CONF=* | CEPH_POOL=* | CEPH_IMAGE=*) export "${line?}" ;;
+        esac
+    done <<< "$out"
+    [ -n "${CEPH_CONF:-}" ] || hc_die "ceph-cluster.sh printed no CEPH_CONF"
+}
+
+hc_ceph_stop() {
+    [ -n "$HC_CEPH_DIR" ] || return 0
+    # A shared cluster is never stopped here, only our image removed.
+    if [ -n "$HC_CEPH_OWN_IMAGE" ] || [ "$HC_CEPH_DIR" = "${HC_CEPH_SHARED:-}" ]; then
+        [ -z "$HC_CEPH_OWN_IMAGE" ] ||
+            rbd --conf "$HC_CEPH_DIR/ceph.conf" rm --no-progress "$HC_CEPH_OWN_IMAGE" > /dev/null 2>&1 ||
+            hc_log "$HC_CEPH_OWN_IMAGE left in the shared cluster (a killed client's watch holds it for 30 s); it goes with the cluster"
+        HC_CEPH_OWN_IMAGE=''
+        HC_CEPH_DIR=''
+        return 0
+    fi
+    bash "$HC_E2E_DIR/ceph-cluster.sh" stop "$HC_CEPH_DIR" ||
+        hc_log "could not stop the Ceph cluster in $HC_CEPH_DIR"
+    HC_CEPH_DIR=
+}
 
 hc_relay_progress() { # $1 log, $2 NAME; prints lines after line $HC_SEEN
     local total
