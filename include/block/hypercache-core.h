@@ -127,6 +127,12 @@ typedef struct hc_read_seg {
                            * hc_read_end.  NULL for hits and for miss runs
                            * that are not cached */
     int fill_iovcnt;      /* entries of fill_iov, 0 when NULL */
+    bool wait;            /* a miss run that another request is reading
+                           * from the child right now (single flight):
+                           * do not read it; wait until
+                           * hc_read_wait_pending() says false, then read
+                           * the range again with a new plan.  Never set
+                           * with hit or fill_iov */
 } hc_read_seg;
 
 /*
@@ -165,6 +171,26 @@ int hc_read_begin(hc_cache *c, uint64_t offset, uint64_t len,
                   hc_read_plan **plan);
 size_t hc_read_plan_count(const hc_read_plan *plan);
 const hc_read_seg *hc_read_plan_seg(const hc_read_plan *plan, size_t i);
+
+/*
+ * Single flight.  A missed block whose child read another plan has out
+ * (reserved, neither hc_read_fill_done() nor hc_read_failed() nor
+ * hc_read_end() yet), or that entered the cache since this plan looked it
+ * up, is neither read nor reserved again: it forms a miss run with @wait
+ * set (and neither hit nor fill_iov).  The caller waits, without blocking
+ * a thread, until hc_read_wait_pending() returns false (re-check after each
+ * hc_read_fill_done(), hc_read_failed() or hc_read_end() of any plan: a
+ * caller that waits calls those on the owner's side and then wakes
+ * waiters), then reads the run's bytes through a new plan: they are cached
+ * now, or (the fill failed, was refused because a write overtook it, or
+ * was evicted again) read as any miss, so a waiter sees the newest data
+ * and a failed fill's error comes from its own child read, never stale
+ * slot bytes.  A plan's own runs never wait for each other, and fills
+ * never wait for anything, so reading one's own runs before or while
+ * waiting cannot deadlock.  Callers that ignore @wait and read the child
+ * into their own buffer stay correct, just without single flight.
+ */
+bool hc_read_wait_pending(hc_cache *c, const hc_read_plan *plan, size_t i);
 
 /*
  * The child read of miss run @i into its fill_iov succeeded.  Its blocks
@@ -308,6 +334,8 @@ typedef struct hc_stats {
     uint64_t capacity_bytes;
     uint64_t metadata_bytes;                    /* tindx + policy state */
     uint64_t cached_blocks;
+    uint64_t fill_waits;        /* missed blocks that waited for another
+                                 * request's fill instead of reading */
 } hc_stats;
 
 /* A consistent-enough snapshot, taken without stopping I/O. */
