@@ -452,6 +452,61 @@ int hc_prefetch_begin(hc_cache *c, uint64_t offset, uint64_t len,
  */
 uint64_t hc_prefetch_fill_done(hc_cache *c, hc_read_plan *plan, size_t i);
 
+/* ---------------------------------------------------------------- pools */
+
+/*
+ * A pool divides one memory budget among several caches (members), to
+ * maximise weighted hits: each rebalance reads every member's
+ * miss-ratio curve (hc_mrc_hit_ratio) and its block accesses since the
+ * last rebalance, and moves memory to where it gains the most weighted
+ * hits (lookahead greedy over the curves, block/hypercache/partition.h).
+ * Members keep their own index and policy; the pool only sets their size
+ * through hc_reconfigure().  The pool does not own its members: remove a
+ * cache before destroying it.  Calls on one pool are serialised by the
+ * pool; call them from one control thread (they resize caches).
+ */
+typedef struct hc_pool hc_pool;
+
+typedef struct hc_pool_member {
+    double weight;            /* hits of this member count this much (> 0) */
+    uint64_t reserve;         /* bytes no other member can take away */
+    uint64_t limit;           /* bytes it may hold at most; 0 = no limit */
+} hc_pool_member;
+
+/* NULL with a message in @err if @size is unusable. */
+hc_pool *hc_pool_create(uint64_t size, char *err, size_t errlen);
+void hc_pool_destroy(hc_pool *p);
+
+/*
+ * Add @c and split the pool equally again (within reserves and limits).
+ * -EINVAL with a message naming the value if the weight is not positive,
+ * the limit is below the reserve, @c is a member already, or the reserves
+ * (at least 8 blocks each) no longer fit the pool's size.
+ */
+int hc_pool_add(hc_pool *p, hc_cache *c, const hc_pool_member *m, char *err,
+                size_t errlen);
+int hc_pool_remove(hc_pool *p, hc_cache *c);   /* -ENOENT if not a member */
+/* New weight, reserve and limit for member @c; effective at the next
+ * rebalance.  Errors as hc_pool_add(). */
+int hc_pool_set_member(hc_pool *p, hc_cache *c, const hc_pool_member *m,
+                       char *err, size_t errlen);
+/* New pool size, effective at the next rebalance; -EINVAL if the reserves
+ * do not fit it. */
+int hc_pool_set_size(hc_pool *p, uint64_t size, char *err, size_t errlen);
+
+/*
+ * Divide the pool anew and resize the members: shrinks first, then grows
+ * within what they freed, so the members never hold more than the pool's
+ * size together (unless a shrink is pending).  Returns the number of
+ * members that could not shrink yet because their dirty or in-use data
+ * does not fit their new share (write back, then rebalance again: dirty
+ * data is never dropped; it shrinks as far as its dirty data allows
+ * meanwhile), or -ENOMEM.  A member without enough accesses for a curve
+ * keeps its share; one without any access since the last rebalance gains
+ * nothing from memory and falls to its reserve.
+ */
+int hc_pool_rebalance(hc_pool *p);
+
 #ifdef __cplusplus
 }
 #endif
