@@ -860,6 +860,37 @@ typedef struct HypercacheRead {
     Coroutine *waiter;          /* the request, waiting for its runs */
 } HypercacheRead;
 
+static int coroutine_fn GRAPH_RDLOCK
+hypercache_co_preadv_part(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                          QEMUIOVector *qiov, size_t qiov_offset,
+                          BdrvRequestFlags flags);
+
+/*
+ * Single flight: another request is reading the blocks of run @i from the
+ * child.  Wait for that fill without blocking the thread (the owner wakes
+ * us after hc_read_fill_done() or hc_read_failed(), from whichever
+ * iothread it runs in), then read [from, to) again: mostly hits now, or a
+ * read of our own where the fill failed or a write overtook it.
+ */
+static int coroutine_fn GRAPH_RDLOCK
+hypercache_read_wait(HypercacheRead *r, size_t i, int64_t from, int64_t to)
+{
+    BDRVHypercacheState *s = r->bs->opaque;
+
+    trace_hypercache_read_wait(r->bs, from, to - from);
+    for (;;) {
+        uint64_t gen = hypercache_wake_gen(s);
+
+        if (!hc_read_wait_pending(s->cache, r->plan, i)) {
+            break;
+        }
+        hypercache_wait(s, gen);
+    }
+    return hypercache_co_preadv_part(r->bs, from, to - from, r->qiov,
+                                     r->qiov_offset + (from - r->offset),
+                                     r->flags);
+}
+
 /*
  * Read miss run @i of @r's plan.  A run the cache admits is read straight
  * into its reserved slots and copied once to the caller; any other run is
@@ -880,6 +911,9 @@ hypercache_read_miss(HypercacheRead *r, size_t i)
     QEMUIOVector slots;
     int ret;
 
+    if (seg->wait) {
+        return hypercache_read_wait(r, i, from, to);
+    }
     trace_hypercache_read_miss(bs, seg->offset, seg->len);
     BLKDBG_CO_EVENT(bs->file, BLKDBG_READ_AIO);
     if (!seg->fill_iov) {
@@ -907,9 +941,11 @@ hypercache_read_miss(HypercacheRead *r, size_t i)
     if (ret < 0) {
         trace_hypercache_error(bs, "read", ret);
         hc_read_failed(s->cache, r->plan, i, ret);
+        hypercache_wake(s);     /* waiters read for themselves now */
         return ret;
     }
     hc_read_fill_done(s->cache, r->plan, i);
+    hypercache_wake(s);         /* waiters find the blocks cached */
     hypercache_copy_out(r->qiov, r->qiov_offset, r->offset, seg->fill_iov,
                         seg->fill_iovcnt, seg->offset, from, to);
     return 0;

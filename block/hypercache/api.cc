@@ -101,6 +101,10 @@ const hc_read_seg *hc_read_plan_seg(const hc_read_plan *plan, size_t i) {
     return i < plan->segs.size() ? &plan->segs[i] : nullptr;
 }
 
+bool hc_read_wait_pending(hc_cache *c, const hc_read_plan *plan, size_t i) {
+    return plan && c->read_wait_pending(plan, i);
+}
+
 void hc_read_fill(hc_cache *c, hc_read_plan *plan, size_t i, const void *buf) {
     if (plan && buf) {
         guard_void([&] { c->read_fill(plan, i, buf); });

@@ -16,10 +16,16 @@
 //      or not, the slot stays pinned for the caller to copy from.
 //   4. hc_read_end() unpins; reservations never published are freed.
 //
+// Single flight (inflight.h): from step 1 until step 3 (or a failure, or
+// step 4 without a fill) a reserved block is registered as in flight, and
+// other plans that miss it get a wait run instead of a child read of
+// their own.
+//
 // A write to a published, still pinned block copies it to a fresh slot
 // (update_block, absorb_whole), so the bytes the caller copies out never
 // change under it.
 #include <cstring>
+#include <new>
 
 #include "tmaster.h"
 
@@ -36,7 +42,7 @@ constexpr uint32_t kAhead = 8;  // blocks prefetched ahead at publication
 // allocation that fails (nothing clean and idle to evict) the rest of the
 // request does not try again: each try may walk the whole policy queue.
 void hc_cache::reserve_fills(hc_read_plan *plan) {
-    uint64_t refused = 0;
+    uint64_t refused = 0, waits = 0, id = 0;
     uint32_t n = uint32_t(plan->blocks.size());
     std::lock_guard g(mu);
     if (cfg.mode == HC_MODE_NONE) {
@@ -49,12 +55,33 @@ void hc_cache::reserve_fills(hc_read_plan *plan) {
             continue;
         }
         uint64_t b = plan->first_block + k;
+        // Single flight: never read a block that another plan is reading
+        // or has just cached; wait for it instead (whether this plan would
+        // admit it or not: the wait saves the child read either way).
+        if (uint64_t owner = inflight.owner(b); owner || cached(b)) {
+            bl.kind = hc_read_plan::kWait;
+            bl.fill = owner;
+            waits++;
+            continue;
+        }
         if (full || !gens.unchanged(b, bl.gen) || !admit(b)) {
+            refused++;
+            continue;
+        }
+        // Registered first: nothing may throw once a slot is pinned.
+        if (!id) {
+            id = inflight.next_id();
+        }
+        try {
+            inflight.add(b, id);
+        } catch (const std::bad_alloc &) {
+            full = true;
             refused++;
             continue;
         }
         uint32_t slot = alloc_slot();
         if (slot == kNil) {
+            inflight.remove(b, id);
             full = true;
             refused++;
             continue;
@@ -63,9 +90,43 @@ void hc_cache::reserve_fills(hc_read_plan *plan) {
         bl.slot = slot;
         bl.p = tbuf.ptr(slot);
         bl.kind = hc_read_plan::kReserved;
+        bl.fill = id;
         plan->nreserved++;
     }
     st.add(kRejections, refused);
+    st.add(kFillWaits, waits);
+}
+
+// Whether @block entered the index since read_begin() looked it up (mu
+// held): its reader published it between that lookup and this hold.
+bool hc_cache::cached(uint64_t block) {
+    Tindx::Shard &sh = tindx.shard_of(block);
+    std::lock_guard sg(sh.mu);
+    return tindx.find(sh, block) != kNil;
+}
+
+// Whether a fill that wait run @i waits for is still out.
+bool hc_cache::read_wait_pending(const hc_read_plan *plan, size_t i) {
+    if (i >= plan->segs.size() || plan->segs[i].hit || !plan->runs[i].wait) {
+        return false;
+    }
+    const hc_read_plan::Run &run = plan->runs[i];
+    std::lock_guard g(mu);
+    for (uint32_t k = run.first; k < run.first + run.nblocks; k++) {
+        if (inflight.pending(plan->first_block + k, plan->blocks[k].fill)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+// The fill of reserved run @i is over, one way or another (mu held): its
+// waiters may plan again.
+void hc_cache::end_flight(hc_read_plan *plan, size_t i) {
+    const hc_read_plan::Run &run = plan->runs[i];
+    for (uint32_t k = run.first; k < run.first + run.nblocks; k++) {
+        inflight.remove(plan->first_block + k, plan->blocks[k].fill);
+    }
 }
 
 // Enter @block with the data in private @slot, unless it is cached already
@@ -107,6 +168,7 @@ int64_t hc_cache::publish_run(hc_read_plan *plan, size_t i, bool warm) {
     run.state = hc_read_plan::kFilled;
     int64_t admitted = 0;
     std::lock_guard g(mu);
+    end_flight(plan, i);
     // Switched to "cache nothing" since the plan: stay private.
     if (cfg.mode == HC_MODE_NONE) {
         return 0;
@@ -166,5 +228,9 @@ void hc_cache::read_failed(hc_read_plan *plan, size_t i) {
     if (plan->is_reserved_run(i) &&
         plan->runs[i].state == hc_read_plan::kPending) {
         plan->runs[i].state = hc_read_plan::kFailed;
+        // Its waiters plan again and read the child themselves: each gets
+        // its own result, never these slots' bytes.
+        std::lock_guard g(mu);
+        end_flight(plan, i);
     }
 }

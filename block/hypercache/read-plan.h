@@ -20,9 +20,12 @@ struct hc_read_plan {
         kMiss,       // nothing reserved: read from the child, not cached
         kReserved,   // private slot, pinned, not in the index
         kPublished,  // was reserved, now in the index; still pinned
+        kWait,       // another plan's fill is out: wait for it, plan again
     };
     struct Block {
         uint64_t gen;   // misses: generation at plan time
+        uint64_t fill;  // reserved: this plan's fill id; kWait: the id
+                        // waited for (0: cached meanwhile, no wait)
         uint8_t *p;     // hits and reservations: the slot's address
         uint32_t slot;  // hits and reservations
         Kind kind;
@@ -35,6 +38,7 @@ struct hc_read_plan {
         uint32_t iovcnt;
         bool reserved;
         RunState state;
+        bool wait;  // kWait blocks: no child read, see hc_read_wait_pending
     };
 
     uint64_t first_block = 0;

@@ -129,23 +129,25 @@ void hc_cache::build_segs(hc_read_plan *plan) {
                 last->len += block_size;
             } else {
                 plan->segs.push_back(
-                    hc_read_seg{off, block_size, bl.p, nullptr, 0});
+                    hc_read_seg{off, block_size, bl.p, nullptr, 0, false});
                 plan->runs.push_back(hc_read_plan::Run{});
             }
             continue;
         }
         bool reserved = bl.kind == hc_read_plan::kReserved;
+        bool wait = bl.kind == hc_read_plan::kWait;
         hc_read_plan::Run *run =
             last && !last->hit ? &plan->runs.back() : nullptr;
-        if (run && run->reserved == reserved && run->nblocks < merge_blocks) {
+        if (run && run->reserved == reserved && run->wait == wait &&
+            run->nblocks < merge_blocks) {
             last->len += block_size;
             run->nblocks++;
         } else {
             plan->segs.push_back(
-                hc_read_seg{off, block_size, nullptr, nullptr, 0});
+                hc_read_seg{off, block_size, nullptr, nullptr, 0, wait});
             plan->runs.push_back(
                 hc_read_plan::Run{k, 1, uint32_t(plan->iovs.size()), 0,
-                                  reserved, hc_read_plan::kPending});
+                                  reserved, hc_read_plan::kPending, wait});
             run = &plan->runs.back();
         }
         if (!reserved) {
@@ -193,6 +195,7 @@ void hc_cache::read_end(hc_read_plan *plan) {
                 plan->release.push_back(bl.slot);  // private: nobody else
                 break;
             case hc_read_plan::kMiss:
+            case hc_read_plan::kWait:
                 break;
         }
     }
@@ -200,6 +203,13 @@ void hc_cache::read_end(hc_read_plan *plan) {
         std::lock_guard g(mu);
         for (uint32_t s : plan->release) {
             tbuf.release(s);
+        }
+        // Runs never filled nor failed: their waiters read for themselves.
+        for (uint32_t k = 0; k < n; k++) {
+            const hc_read_plan::Block &bl = plan->blocks[k];
+            if (bl.kind == hc_read_plan::kReserved) {
+                inflight.remove(plan->first_block + k, bl.fill);
+            }
         }
     }
     plan_put(plan);

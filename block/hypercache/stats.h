@@ -33,6 +33,7 @@ enum Stat : unsigned {
     kWritebackErrors,
     kWriteErrors,
     kReadErrors,
+    kFillWaits,
     kStatCount,
 };
 

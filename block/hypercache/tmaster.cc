@@ -415,6 +415,7 @@ void hc_cache::get_stats(hc_stats *s) {
     s->writeback_errors = st.get(kWritebackErrors);
     s->write_errors = st.get(kWriteErrors);
     s->read_errors = st.get(kReadErrors);
+    s->fill_waits = st.get(kFillWaits);
     auto ld = [](const Gauge &g) { return g.load(); };
     uint64_t dirty_n = ld(dirty_blocks), clean_n = ld(clean_blocks);
     s->dirty_bytes = dirty_n * block_size;

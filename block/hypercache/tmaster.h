@@ -25,6 +25,7 @@
 
 #include "block/hypercache-core.h"
 #include "dirty.h"
+#include "inflight.h"
 #include "mrc.h"
 #include "policy.h"
 #include "read-plan.h"
@@ -162,6 +163,9 @@ struct hc_cache {
     int new_plan(uint64_t offset, uint64_t len, uint64_t max_blocks,
                  hc_read_plan **out);
     void reserve_fills(hc_read_plan *plan);
+    bool cached(uint64_t block);
+    bool read_wait_pending(const hc_read_plan *plan, size_t i);
+    void end_flight(hc_read_plan *plan, size_t i);
     bool publish_clean(uint64_t block, uint32_t slot, bool warm);
     int64_t publish_run(hc_read_plan *plan, size_t i, bool warm);
     void build_segs(hc_read_plan *plan);
@@ -206,6 +210,7 @@ struct hc_cache {
     std::unique_ptr<hypercache::EvictionPolicy> policy;
     hypercache::DirtyTracker dirty;
     hypercache::GenTable gens;
+    hypercache::InflightFills inflight;  // mu
     hypercache::SeqDetector seq;
     hypercache::MrcEstimator mrc;
     bool all_locked = false;  // reconfigure holds every shard lock

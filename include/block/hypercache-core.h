@@ -127,6 +127,12 @@ typedef struct hc_read_seg {
                            * hc_read_end.  NULL for hits and for miss runs
                            * that are not cached */
     int fill_iovcnt;      /* entries of fill_iov, 0 when NULL */
+    bool wait;            /* a miss run that another request is reading
+                           * from the child right now (single flight):
+                           * do not read it; wait until
+                           * hc_read_wait_pending() says false, then read
+                           * the range again with a new plan.  Never set
+                           * with hit or fill_iov */
 } hc_read_seg;
 
 /*
@@ -165,6 +171,26 @@ int hc_read_begin(hc_cache *c, uint64_t offset, uint64_t len,
                   hc_read_plan **plan);
 size_t hc_read_plan_count(const hc_read_plan *plan);
 const hc_read_seg *hc_read_plan_seg(const hc_read_plan *plan, size_t i);
+
+/*
+ * Single flight.  A missed block whose child read another plan has out
+ * (reserved, neither hc_read_fill_done() nor hc_read_failed() nor
+ * hc_read_end() yet), or that entered the cache since this plan looked it
+ * up, is neither read nor reserved again: it forms a miss run with @wait
+ * set (and neither hit nor fill_iov).  The caller waits, without blocking
+ * a thread, until hc_read_wait_pending() returns false (re-check after each
+ * hc_read_fill_done(), hc_read_failed() or hc_read_end() of any plan: a
+ * caller that waits calls those on the owner's side and then wakes
+ * waiters), then reads the run's bytes through a new plan: they are cached
+ * now, or (the fill failed, was refused because a write overtook it, or
+ * was evicted again) read as any miss, so a waiter sees the newest data
+ * and a failed fill's error comes from its own child read, never stale
+ * slot bytes.  A plan's own runs never wait for each other, and fills
+ * never wait for anything, so reading one's own runs before or while
+ * waiting cannot deadlock.  Callers that ignore @wait and read the child
+ * into their own buffer stay correct, just without single flight.
+ */
+bool hc_read_wait_pending(hc_cache *c, const hc_read_plan *plan, size_t i);
 
 /*
  * The child read of miss run @i into its fill_iov succeeded.  Its blocks
@@ -308,6 +334,8 @@ typedef struct hc_stats {
     uint64_t capacity_bytes;
     uint64_t metadata_bytes;                    /* tindx + policy state */
     uint64_t cached_blocks;
+    uint64_t fill_waits;        /* missed blocks that waited for another
+                                 * request's fill instead of reading */
 } hc_stats;
 
 /* A consistent-enough snapshot, taken without stopping I/O. */
@@ -423,6 +451,61 @@ int hc_prefetch_begin(hc_cache *c, uint64_t offset, uint64_t len,
  * Returns how many entered the cache.
  */
 uint64_t hc_prefetch_fill_done(hc_cache *c, hc_read_plan *plan, size_t i);
+
+/* ---------------------------------------------------------------- pools */
+
+/*
+ * A pool divides one memory budget among several caches (members), to
+ * maximise weighted hits: each rebalance reads every member's
+ * miss-ratio curve (hc_mrc_hit_ratio) and its block accesses since the
+ * last rebalance, and moves memory to where it gains the most weighted
+ * hits (lookahead greedy over the curves, block/hypercache/partition.h).
+ * Members keep their own index and policy; the pool only sets their size
+ * through hc_reconfigure().  The pool does not own its members: remove a
+ * cache before destroying it.  Calls on one pool are serialised by the
+ * pool; call them from one control thread (they resize caches).
+ */
+typedef struct hc_pool hc_pool;
+
+typedef struct hc_pool_member {
+    double weight;            /* hits of this member count this much (> 0) */
+    uint64_t reserve;         /* bytes no other member can take away */
+    uint64_t limit;           /* bytes it may hold at most; 0 = no limit */
+} hc_pool_member;
+
+/* NULL with a message in @err if @size is unusable. */
+hc_pool *hc_pool_create(uint64_t size, char *err, size_t errlen);
+void hc_pool_destroy(hc_pool *p);
+
+/*
+ * Add @c and split the pool equally again (within reserves and limits).
+ * -EINVAL with a message naming the value if the weight is not positive,
+ * the limit is below the reserve, @c is a member already, or the reserves
+ * (at least 8 blocks each) no longer fit the pool's size.
+ */
+int hc_pool_add(hc_pool *p, hc_cache *c, const hc_pool_member *m, char *err,
+                size_t errlen);
+int hc_pool_remove(hc_pool *p, hc_cache *c);   /* -ENOENT if not a member */
+/* New weight, reserve and limit for member @c; effective at the next
+ * rebalance.  Errors as hc_pool_add(). */
+int hc_pool_set_member(hc_pool *p, hc_cache *c, const hc_pool_member *m,
+                       char *err, size_t errlen);
+/* New pool size, effective at the next rebalance; -EINVAL if the reserves
+ * do not fit it. */
+int hc_pool_set_size(hc_pool *p, uint64_t size, char *err, size_t errlen);
+
+/*
+ * Divide the pool anew and resize the members: shrinks first, then grows
+ * within what they freed, so the members never hold more than the pool's
+ * size together (unless a shrink is pending).  Returns the number of
+ * members that could not shrink yet because their dirty or in-use data
+ * does not fit their new share (write back, then rebalance again: dirty
+ * data is never dropped; it shrinks as far as its dirty data allows
+ * meanwhile), or -ENOMEM.  A member without enough accesses for a curve
+ * keeps its share; one without any access since the last rebalance gains
+ * nothing from memory and falls to its reserve.
+ */
+int hc_pool_rebalance(hc_pool *p);
 
 #ifdef __cplusplus
 }

@@ -21,6 +21,11 @@
 //     nor do a read's pinned hits and filled slots until its end;
 //   - after a flush every acknowledged byte is on the disk;
 //   - a range hc_range_dirty() calls clean holds on disk what the model holds;
+//   - single flight: no block has two child reads out at once; a plan's
+//     wait runs (hc_read_seg.wait) cover only blocks another plan is
+//     reading, and hc_read_wait_pending() turns false once no plan reads
+//     them any more; a checked read waits the way the glue does (completing
+//     outstanding requests) and reads the run again through a new plan;
 //   - nothing crashes, leaks or trips ASan/UBSan.
 // With HC_FUZZ_TRACE set, every operation is printed to stderr: run one
 // crash input that way to see what led to it.
@@ -286,6 +291,67 @@ struct State {
         return true;
     }
 
+    // Whether pending read @r has a child read of byte @pos out (a fill run
+    // neither published, failed nor ended).
+    static bool owns(const PendingRead &r, uint64_t pos) {
+        for (size_t i = 0; i < r.stage.size(); i++) {
+            const hc_read_seg *s = hc_read_plan_seg(r.plan, i);
+            if (s->fill_iov && r.stage[i] <= PendingRead::kRead &&
+                pos >= s->offset && pos < s->offset + s->len) {
+                return true;
+            }
+        }
+        return false;
+    }
+    size_t owners(uint64_t pos) const {
+        size_t n = 0;
+        for (const PendingRead &r : reads) {
+            n += owns(r, pos);
+        }
+        return n;
+    }
+    // A wait run just planned: every block of it is being read by exactly
+    // one pending read (one thread: nothing cached it in between).
+    void check_new_wait(hc_read_plan *plan, size_t i) {
+        const hc_read_seg *s = hc_read_plan_seg(plan, i);
+        if (s->hit || s->fill_iov || s->fill_iovcnt) {
+            fail("wait run with a hit or fill_iov", s->offset);
+        }
+        for (uint64_t b = s->offset; b < s->offset + s->len;
+             b += cfg.block_size) {
+            if (owners(b) != 1) {
+                fail("wait run for a block nobody is reading", b);
+            }
+        }
+        if (!hc_read_wait_pending(c, plan, i)) {
+            fail("new wait run not pending", s->offset);
+        }
+    }
+    // After every operation: one child read per block at most, and no
+    // waiter left waiting for reads that are over.
+    void check_flights() {
+        for (const PendingRead &r : reads) {
+            for (size_t i = 0; i < r.stage.size(); i++) {
+                const hc_read_seg *s = hc_read_plan_seg(r.plan, i);
+                bool owned = false;
+                for (uint64_t b = s->offset; b < s->offset + s->len;
+                     b += cfg.block_size) {
+                    size_t n = owners(b);
+                    if (n > 1) {
+                        fail("two child reads of one block out at once", b);
+                    }
+                    owned |= n == 1;
+                }
+                if (hc_read_wait_pending(c, r.plan, i) &&
+                    (!s->wait || !owned)) {
+                    fail(s->wait ? "waiter still pending after the fill ended"
+                                 : "run that is no wait run pending",
+                         s->offset);
+                }
+            }
+        }
+    }
+
     // A read with nothing racing it: every checkable byte must match.
     void read_checked(uint64_t off, uint64_t len) {
         trace("read %llu+%llu", (unsigned long long)off,
@@ -294,6 +360,11 @@ struct State {
         if (hc_read_begin(c, off, len, &plan) < 0) {
             fail("hc_read_begin failed on a valid range", off);
         }
+        for (size_t i = 0; i < hc_read_plan_count(plan); i++) {
+            if (hc_read_plan_seg(plan, i)->wait) {
+                check_new_wait(plan, i);
+            }
+        }
         uint64_t expect = off - off % cfg.block_size;
         for (size_t i = 0; i < hc_read_plan_count(plan); i++) {
             const hc_read_seg *s = hc_read_plan_seg(plan, i);
@@ -301,6 +372,20 @@ struct State {
                 fail("read plan segments not contiguous", s->offset);
             }
             expect += s->len;
+            if (s->wait) {
+                // The glue's wait: others complete until the fill is over.
+                trace("  wait run %llu+%llu", (unsigned long long)s->offset,
+                      (unsigned long long)s->len);
+                while (hc_read_wait_pending(c, plan, i)) {
+                    if (!complete_one(true)) {
+                        fail("waiting with nothing outstanding", s->offset);
+                    }
+                }
+                uint64_t lo = std::max(off, s->offset);
+                uint64_t hi = std::min(off + len, s->offset + s->len);
+                read_checked(lo, hi - lo);
+                continue;
+            }
             const uint8_t *src = s->hit ? static_cast<const uint8_t *>(s->hit)
                                         : &disk[s->offset];
             if (!s->hit) {
@@ -347,6 +432,9 @@ struct State {
             if ((s->fill_iov != nullptr) != (s->fill_iovcnt > 0) ||
                 (s->hit && s->fill_iov)) {
                 fail("fill_iov and fill_iovcnt disagree", s->offset);
+            }
+            if (s->wait) {
+                check_new_wait(plan, i);
             }
             r.stage.push_back(PendingRead::kUnread);
             r.held.push_back(s->hit ? held_bytes(s) : std::vector<uint8_t>());
@@ -677,6 +765,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 s.read_checked(off, kSector);
                 break;
         }
+        s.check_flights();
     }
     s.flush();
     s.read_checked(0, kDisk);

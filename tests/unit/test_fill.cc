@@ -259,21 +259,24 @@ TEST_F(Fill, WriteStillAtTheChildBlocksAdmission) {
     expect_hit(0, fresh);
 }
 
-TEST_F(Fill, TwoPlansFillingOneBlockPublishOne) {
+TEST_F(Fill, OverlappingPlansShareTheFillOfTheirCommonBlock) {
     make(64);
     hc_read_plan *p1 = begin(0, 2 * kBS);
-    hc_read_plan *p2 = begin(kBS, 2 * kBS);
+    hc_read_plan *p2 = begin(kBS, 2 * kBS);  // block 1: p1 reads it
     ASSERT_NE(seg(p1, 0)->fill_iov, nullptr);
-    ASSERT_NE(seg(p2, 0)->fill_iov, nullptr);
+    ASSERT_EQ(hc_read_plan_count(p2), 2u);
+    EXPECT_TRUE(seg(p2, 0)->wait);
+    EXPECT_EQ(seg(p2, 0)->fill_iov, nullptr);
+    ASSERT_NE(seg(p2, 1)->fill_iov, nullptr);
     child_read(p1, 0);
-    child_read(p2, 0);
-    hc_read_fill_done(c, p2, 0);
+    child_read(p2, 1);
+    hc_read_fill_done(c, p2, 1);
     hc_read_fill_done(c, p1, 0);
     EXPECT_EQ(stats().cached_blocks, 3u);
     EXPECT_EQ(stats().admissions, 3u);
-    EXPECT_EQ(stats().rejections, 1u);  // block 1, second time
+    EXPECT_EQ(stats().fill_waits, 1u);
     EXPECT_EQ(seg_bytes(p1, 0), on_disk(0, 2 * kBS));
-    EXPECT_EQ(seg_bytes(p2, 0), on_disk(kBS, 2 * kBS));
+    EXPECT_EQ(seg_bytes(p2, 1), on_disk(2 * kBS, kBS));
     hc_read_end(c, p1);
     hc_read_end(c, p2);
     expect_hit(0, on_disk(0, 3 * kBS));

@@ -14,6 +14,7 @@
 #include "io_replay.h"
 #include "options.h"
 #include "plot.h"
+#include "pool_sim.h"
 #include "reference.h"
 #include "report.h"
 #include "trace_reader.h"
@@ -282,6 +283,100 @@ int restart(const Options &o, const Selection &sel, const std::string &path) {
     return kOk;
 }
 
+// --pool: all traces into one budget at each size (pool_sim.h).
+int pool(const Options &o, const Selection &sel) {
+    if (o.traces.size() < 2) {
+        std::fprintf(stderr,
+                     "hypercache-sim: --pool needs two traces or "
+                     "more\n");
+        return kUsage;
+    }
+    std::vector<Trace> traces(o.traces.size());
+    std::vector<Workload> ws(o.traces.size());
+    std::vector<const Workload *> wp;
+    uint64_t distinct = 0;
+    for (size_t i = 0; i < o.traces.size(); i++) {
+        if (int rc = load_workload(o, o.traces[i], &traces[i], &ws[i]);
+            rc != kOk) {
+            return rc;
+        }
+        traces[i] = Trace();  // only the workload is needed
+        distinct += ws[i].distinct();
+        wp.push_back(&ws[i]);
+    }
+    if (o.json) {
+        std::printf("{\"pool\": [");
+    } else {
+        std::printf("%-10s %10s %9s %9s %9s %9s  %s\n", "size", "blocks",
+                    "unified", "equal", "pool", "vs-equal", "pool shares");
+    }
+    for (size_t si = 0; si < o.sizes.size(); si++) {
+        const SizeSpec &s = o.sizes[si];
+        CoreRun run = core_run(o, sel.core.front(), s, distinct);
+        run.blocks = size_in_blocks(s, distinct, o.block_size);
+        if (run.blocks < 8 * ws.size()) {
+            std::fprintf(stderr,
+                         "hypercache-sim: --pool: size %s is below "
+                         "8 blocks per trace\n",
+                         s.text.c_str());
+            return kUsage;
+        }
+        PoolResult r;
+        std::string err;
+        if (!run_pool(wp, run, o.pool_interval, &r, &err)) {
+            std::fprintf(stderr, "hypercache-sim: --pool at %s: %s\n",
+                         s.text.c_str(), err.c_str());
+            return kCoreError;
+        }
+        double n = double(std::max<uint64_t>(r.accesses, 1));
+        double gain = r.equal_misses
+                          ? 1.0 - double(r.pool_misses) / double(r.equal_misses)
+                          : 0.0;
+        if (o.json) {
+            std::printf(
+                "%s{\"size\": \"%s\", \"blocks\": %llu, "
+                "\"accesses\": %llu, \"unified_misses\": %llu, "
+                "\"equal_misses\": %llu, \"pool_misses\": %llu, "
+                "\"rebalances\": %llu, \"members\": [",
+                si ? ", " : "", s.text.c_str(),
+                (unsigned long long)r.pool_blocks,
+                (unsigned long long)r.accesses,
+                (unsigned long long)r.unified_misses,
+                (unsigned long long)r.equal_misses,
+                (unsigned long long)r.pool_misses,
+                (unsigned long long)r.rebalances);
+            for (size_t m = 0; m < ws.size(); m++) {
+                std::printf(
+                    "%s{\"trace\": \"%s\", \"accesses\": %llu, "
+                    "\"distinct\": %llu, \"share\": %llu, "
+                    "\"pool_misses\": %llu, "
+                    "\"equal_misses\": %llu}",
+                    m ? ", " : "", o.traces[m].c_str(),
+                    (unsigned long long)ws[m].accesses(),
+                    (unsigned long long)ws[m].distinct(),
+                    (unsigned long long)r.shares[m],
+                    (unsigned long long)r.member_misses[m],
+                    (unsigned long long)r.equal_member_misses[m]);
+            }
+            std::printf("]}");
+        } else {
+            std::printf("%-10s %10llu %9.4f %9.4f %9.4f %8.1f%% ",
+                        s.text.c_str(), (unsigned long long)r.pool_blocks,
+                        r.unified_misses / n, r.equal_misses / n,
+                        r.pool_misses / n, 100 * gain);
+            for (size_t m = 0; m < ws.size(); m++) {
+                std::printf("%s%llu", m ? "/" : " ",
+                            (unsigned long long)r.shares[m]);
+            }
+            std::printf("\n");
+        }
+    }
+    if (o.json) {
+        std::printf("]}\n");
+    }
+    return kOk;
+}
+
 int run(int argc, char **argv) {
     Options o;
     std::string err;
@@ -302,6 +397,9 @@ int run(int argc, char **argv) {
         !parse_factors(o.mrc_factors, &factors, &err)) {
         std::fprintf(stderr, "hypercache-sim: %s\n", err.c_str());
         return kUsage;
+    }
+    if (o.pool) {
+        return pool(o, sel);
     }
     if (o.restart) {
         for (const std::string &path : o.traces) {

@@ -33,6 +33,8 @@ enum LongOnly {
     kMrcFactors,
     kRestart,
     kRestartWindow,
+    kPool,
+    kPoolInterval,
 };
 
 const option kLong[] = {
@@ -60,6 +62,8 @@ const option kLong[] = {
     {"mrc-factors", required_argument, nullptr, kMrcFactors},
     {"restart", no_argument, nullptr, kRestart},
     {"restart-window", required_argument, nullptr, kRestartWindow},
+    {"pool", no_argument, nullptr, kPool},
+    {"pool-interval", required_argument, nullptr, kPoolInterval},
     {"help", no_argument, nullptr, 'h'},
     {nullptr, 0, nullptr, 0},
 };
@@ -143,6 +147,14 @@ void print_usage(const char *argv0) {
         "      --restart-window N  hit ratio of the first N accesses after "
         "the restart\n"
         "                          too (default 20000)\n"
+        "      --pool              instead: replay all traces at once, "
+        "round robin,\n"
+        "                          into one budget of each size: unified "
+        "cache,\n"
+        "                          equal split, and a pool rebalanced from "
+        "the curves\n"
+        "      --pool-interval N   accesses between pool rebalances "
+        "(default 50000)\n"
         "      --json              JSON instead of a table\n"
         "      --plot FILE.png     miss-ratio curve (needs "
         "python3-matplotlib)\n"
@@ -320,6 +332,18 @@ ParseResult parse_options(int argc, char **argv, Options *o, std::string *err) {
             case kRestartWindow:
                 if (!to_u64("restart-window", optarg, &o->restart_window,
                             err)) {
+                    return ParseResult::Error;
+                }
+                break;
+            case kPool:
+                o->pool = true;
+                break;
+            case kPoolInterval:
+                if (!to_u64("pool-interval", optarg, &o->pool_interval, err)) {
+                    return ParseResult::Error;
+                }
+                if (o->pool_interval == 0) {
+                    *err = "--pool-interval must be at least 1";
                     return ParseResult::Error;
                 }
                 break;

@@ -26,6 +26,9 @@ struct Options {
     bool writeback = false;           // also replay in write-back mode
     bool restart = false;             // --restart: cold vs warm restart halfway
     uint64_t restart_window = 20000;  // --restart-window
+    bool pool = false;                // --pool: the traces share one pool
+    uint64_t pool_interval = 50000;   // --pool-interval: accesses between
+                                      // rebalances
     CoreTuning tuning;                // --admit-threshold, --dirty-high, ...
     double time_scale = 1;            // --time-scale
     bool json = false;
