@@ -58,6 +58,17 @@ bool valid_block(const uint8_t *p, uint64_t block, uint64_t *version) {
     return b == block && memcmp(want.data(), p, kBS) == 0;
 }
 
+// The "child" read of miss run @s into the slots its plan reserved.
+void read_child(Disk &d, const hc_read_seg *s) {
+    std::lock_guard g(d.mu);
+    uint64_t pos = s->offset;
+    for (int k = 0; k < s->fill_iovcnt; k++) {
+        memcpy(s->fill_iov[k].iov_base, d.bytes.data() + pos,
+               s->fill_iov[k].iov_len);
+        pos += s->fill_iov[k].iov_len;
+    }
+}
+
 // With @direct, reserved runs are read from the "child" into their
 // fill_iov, published, and copied out from there, as the one-copy glue
 // does; other misses go through a bounce buffer and hc_read_fill.
@@ -71,15 +82,7 @@ std::vector<uint8_t> read(hc_cache *c, Disk &d, uint64_t off, uint64_t len,
         if (s->hit) {
             memcpy(out.data() + (s->offset - off), s->hit, s->len);
         } else if (direct && s->fill_iov) {
-            {
-                std::lock_guard g(d.mu);
-                uint64_t pos = s->offset;
-                for (int k = 0; k < s->fill_iovcnt; k++) {
-                    memcpy(s->fill_iov[k].iov_base, d.bytes.data() + pos,
-                           s->fill_iov[k].iov_len);
-                    pos += s->fill_iov[k].iov_len;
-                }
-            }
+            read_child(d, s);
             // Give writes a chance to overtake the child read: the fill
             // must then keep its data out of the cache.
             std::this_thread::yield();
@@ -134,15 +137,7 @@ uint64_t prefetch(hc_cache *c, Disk &d, uint64_t off, uint64_t len,
         if (!s->fill_iov) {
             continue;
         }
-        {
-            std::lock_guard g(d.mu);
-            uint64_t pos = s->offset;
-            for (int k = 0; k < s->fill_iovcnt; k++) {
-                memcpy(s->fill_iov[k].iov_base, d.bytes.data() + pos,
-                       s->fill_iov[k].iov_len);
-                pos += s->fill_iov[k].iov_len;
-            }
-        }
+        read_child(d, s);
         std::this_thread::sleep_for(lag);  // a child read takes a while
         published += hc_prefetch_fill_done(c, p, i);
     }
