@@ -162,6 +162,7 @@ def rbd_section(w, d, rel):
         w("| %s | %s | %d | %s |" % (
             cfg, spread(runs, "seqw", cfg, "secs"), seq[cfg]["guest"],
             spread(runs, "seqw", cfg, "osd_writes")))
+    w("")
     w("What limits these figures: the zipf, uniform and write runs pass "
       "through NBD and fio (the cap above), so the zipf ratio measures "
       "the transport as much as the cache; the in-process rows show the "
@@ -169,7 +170,10 @@ def rbd_section(w, d, rel):
       "run-to-run spread of rbd alone (compare the ranges).  librbd's "
       "write-back cache sends fewer OSD writes than hypercache (whole "
       "4 MiB objects against hypercache's 1 MiB `max-merge` extents) but "
-      "takes longer to get there.")
+      "takes longer to get there.  No-locality reads in-process miss 94 % "
+      "of the time, and each miss through hypercache costs more than the "
+      "bare rbd read (issue 13): on this loaded machine that row has "
+      "ranged from 0.74x to 1.12x between runs.")
     w("")
 
 
