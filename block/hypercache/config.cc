@@ -7,13 +7,9 @@
 #include <cstdio>
 
 #include "block/hypercache-core.h"
+#include "util.h"
 
-namespace {
-
-int fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-int fail(char *err, size_t errlen, const char *fmt, ...) {
+int hypercache::fail(char *err, size_t errlen, const char *fmt, ...) {
     if (err && errlen) {
         va_list ap;
         va_start(ap, fmt);
@@ -22,6 +18,10 @@ int fail(char *err, size_t errlen, const char *fmt, ...) {
     }
     return -EINVAL;
 }
+
+using hypercache::fail;
+
+namespace {
 
 bool pow2(uint64_t x) {
     return x && !(x & (x - 1));

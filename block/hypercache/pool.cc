@@ -12,13 +12,12 @@
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
-#include <cstdarg>
-#include <cstdio>
 #include <mutex>
 #include <vector>
 
 #include "block/hypercache-core.h"
 #include "partition.h"
+#include "util.h"
 
 using namespace hypercache;
 
@@ -27,15 +26,17 @@ namespace {
 // Memory moves in units of 1/kUnits of the pool (at least a block).
 constexpr uint64_t kUnits = 128;
 
-__attribute__((format(printf, 3, 4))) int fail(char *err, size_t errlen,
-                                               const char *fmt, ...) {
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
+// What hc_pool_add() and hc_pool_set_member() refuse before looking at
+// the other members.
+int check_member(const hc_pool_member *m, char *err, size_t errlen) {
+    if (!(m->weight > 0) || !std::isfinite(m->weight)) {
+        return fail(err, errlen, "weight must be a positive number");
     }
-    return -EINVAL;
+    if (m->limit && m->limit < m->reserve) {
+        return fail(err, errlen, "limit must not be below reserve (%llu bytes)",
+                    (unsigned long long)m->reserve);
+    }
+    return 0;
 }
 
 }  // namespace
@@ -213,12 +214,8 @@ int hc_pool_add(hc_pool *p, hc_cache *c, const hc_pool_member *m, char *err,
     if (!p || !c || !m) {
         return -EINVAL;
     }
-    if (!(m->weight > 0) || !std::isfinite(m->weight)) {
-        return fail(err, errlen, "weight must be a positive number");
-    }
-    if (m->limit && m->limit < m->reserve) {
-        return fail(err, errlen, "limit must not be below reserve (%llu bytes)",
-                    (unsigned long long)m->reserve);
+    if (int r = check_member(m, err, errlen)) {
+        return r;
     }
     std::lock_guard g(p->mu);
     hc_config cfg;
@@ -257,12 +254,8 @@ int hc_pool_remove(hc_pool *p, hc_cache *c) {
 
 int hc_pool_set_member(hc_pool *p, hc_cache *c, const hc_pool_member *m,
                        char *err, size_t errlen) {
-    if (!(m->weight > 0) || !std::isfinite(m->weight)) {
-        return fail(err, errlen, "weight must be a positive number");
-    }
-    if (m->limit && m->limit < m->reserve) {
-        return fail(err, errlen, "limit must not be below reserve (%llu bytes)",
-                    (unsigned long long)m->reserve);
+    if (int r = check_member(m, err, errlen)) {
+        return r;
     }
     std::lock_guard g(p->mu);
     for (size_t i = 0; i < p->members.size(); i++) {

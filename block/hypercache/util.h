@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 //
-// Small helpers shared by the core: hashing and power-of-two arithmetic.
+// Small helpers shared by the core: hashing, power-of-two arithmetic and
+// the error message of a refused setting.
 #pragma once
 
 #include <bit>
+#include <cstddef>
 #include <cstdint>
 
 namespace hypercache {
@@ -22,5 +24,10 @@ inline uint64_t next_pow2(uint64_t x) {
 }
 
 inline constexpr uint32_t kNil = UINT32_MAX;
+
+// Print the reason a setting is refused into @err (when given) and return
+// -EINVAL, for the C API's (err, errlen) convention (config.cc).
+int fail(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 }  // namespace hypercache
