@@ -6,11 +6,13 @@
 
 #include <cstring>
 #include <deque>
+#include <map>
 #include <random>
 #include <set>
 
 #include "dirty.h"
 #include "ghost.h"
+#include "inflight.h"
 #include "mrc.h"
 #include "policy.h"
 #include "seqcutoff.h"
@@ -156,6 +158,47 @@ TEST(Ghost, OverflowingBucketsStayExact) {
         uint64_t q = rng() % 2 ? same[rng() % 60] : other[rng() % 200];
         ASSERT_EQ(g.contains(q), in.count(q) == 1) << "step " << step;
     }
+}
+
+// Against a std::map, with up to a few hundred fills out at once (so the
+// flat table grows, its runs collide and deletions shift entries back
+// across the wrap-around), ids that must match to remove, and the table
+// emptied and reused.
+TEST(InflightFills, MatchesReferenceMap) {
+    InflightFills f;
+    std::map<uint64_t, uint64_t> ref;
+    std::mt19937_64 rng(5);
+    for (int step = 0; step < 300000; step++) {
+        uint64_t b = rng() % 1000;
+        uint64_t r = rng() % 8;
+        size_t limit = step < 200000 ? 400 : 0;  // drain at the end
+        if (r < 4 && ref.size() < limit) {
+            uint64_t id = f.next_id();
+            f.add(b, id);
+            ref.emplace(b, id);  // the first id stays, as in add()
+        } else if (r < 7 && !ref.empty()) {
+            auto it = ref.lower_bound(b);
+            if (it == ref.end()) {
+                it = ref.begin();
+            }
+            // Another plan's id must not end the fill.
+            f.remove(it->first, it->second + 1);
+            ASSERT_EQ(f.owner(it->first), it->second) << "step " << step;
+            f.remove(it->first, it->second);
+            ref.erase(it);
+        } else {
+            f.remove(b, 0);  // id 0: nothing
+        }
+        ASSERT_EQ(f.size(), ref.size()) << "step " << step;
+        uint64_t q = rng() % 1000;
+        auto it = ref.find(q);
+        ASSERT_EQ(f.owner(q), it == ref.end() ? 0 : it->second)
+            << "step " << step;
+        if (it != ref.end()) {
+            ASSERT_TRUE(f.pending(q, it->second));
+        }
+    }
+    EXPECT_EQ(f.size(), 0u);
 }
 
 TEST(Sketch, CountsAndAges) {
