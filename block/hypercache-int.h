@@ -35,6 +35,9 @@ typedef struct BDRVHypercacheState {
     bool bg_running;            /* background writer coroutine exists */
     int quiesce;                /* drained sections in progress */
     HypercacheHotset *hotset;   /* hot sets (hypercache-hotset.c) */
+    HypercachePool *pool;       /* the pool it is a member of, or NULL */
+    hc_pool_member member;      /* its weight, reserve and limit there */
+    hc_pool_member reopen_old_member; /* restored by reopen_abort */
 } BDRVHypercacheState;
 
 bool hypercache_is_node(BlockDriverState *bs);
