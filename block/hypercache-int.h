@@ -83,5 +83,7 @@ bool hypercache_pool_update(HypercachePool *p, hc_cache *c,
                             const hc_pool_member *m, Error **errp);
 void hypercache_pool_leave(HypercachePool *p, BlockDriverState *bs,
                            hc_cache *c);
+/* In hypercache.c: write back a member that could not shrink yet. */
+void hypercache_pool_writeback(BlockDriverState *bs);
 
 #endif /* BLOCK_HYPERCACHE_INT_H */

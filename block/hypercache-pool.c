@@ -103,6 +103,12 @@ static void hypercache_pool_get_members(Object *obj, Visitor *v,
     visit_type_strList(v, name, &list, errp);
 }
 
+static void hypercache_pool_writeback_member(gpointer data,
+                                            gpointer user_data)
+{
+    hypercache_pool_writeback(data);
+}
+
 static void hypercache_pool_timer_cb(void *opaque)
 {
     HypercachePool *p = opaque;
@@ -111,12 +117,16 @@ static void hypercache_pool_timer_cb(void *opaque)
     if (p->members) {
         /*
          * A positive result counts members whose dirty data does not fit
-         * their new share yet: they shrank as far as it allows, their
-         * background writer now sees them above the dirty watermark and
-         * writes back, and the next tick shrinks them further.
+         * their new share yet: they shrank as far as it allows.  The core
+         * does not say which ones, so every member with dirty data writes
+         * it back now, and the next tick shrinks them further.  Dirty data
+         * is never dropped.
          */
         ret = hc_pool_rebalance(p->pool);
-        if (ret < 0) {
+        if (ret > 0) {
+            g_slist_foreach(p->members, hypercache_pool_writeback_member,
+                            NULL);
+        } else if (ret < 0) {
             warn_report_once("hypercache-pool '%s': rebalance failed: %s",
                              object_get_canonical_path_component(OBJECT(p)),
                              strerror(-ret));

@@ -546,6 +546,48 @@ static void hypercache_kick_writeback(BlockDriverState *bs)
     aio_co_enter(bdrv_get_aio_context(bs), co);
 }
 
+static void coroutine_fn hypercache_pool_writeback_entry(void *opaque)
+{
+    BlockDriverState *bs = opaque;
+    BDRVHypercacheState *s = bs->opaque;
+
+    bdrv_graph_co_rdlock();
+    hypercache_writeback_all(bs);
+    bdrv_graph_co_rdunlock();
+
+    qatomic_set(&s->bg_running, false);
+    bdrv_dec_in_flight(bs);
+}
+
+/*
+ * The pool could not shrink this member to its share because of dirty
+ * data: write back what is dirty now, in the background writer's place,
+ * so that the next rebalance can shrink it.  Without this, the watermark
+ * rule stops at dirty-low of the old size and the age rule takes up to
+ * max-dirty-age.  An error keeps the data dirty, as in the background.
+ */
+void hypercache_pool_writeback(BlockDriverState *bs)
+{
+    BDRVHypercacheState *s = bs->opaque;
+    hc_stats st;
+
+    GLOBAL_STATE_CODE();
+    GRAPH_RDLOCK_GUARD_MAINLOOP();
+
+    if (!s->opened) {
+        return;
+    }
+    hc_get_stats(s->cache, &st);
+    if (!st.dirty_bytes || qatomic_read(&s->quiesce) ||
+        !hypercache_child_writable(bs) ||
+        qatomic_xchg(&s->bg_running, true)) {
+        return;
+    }
+    bdrv_inc_in_flight(bs);
+    aio_co_enter(bdrv_get_aio_context(bs),
+                 qemu_coroutine_create(hypercache_pool_writeback_entry, bs));
+}
+
 static void hypercache_timer_cb(void *opaque)
 {
     BlockDriverState *bs = opaque;
