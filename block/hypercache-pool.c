@@ -9,7 +9,8 @@
  * The pool itself (who gets how much) is the C++ core's hc_pool.  This file
  * makes it a user-creatable QOM object, like throttle-group: nodes name it
  * with their "pool" option, join it at open and leave it at close, and a
- * timer in the main loop rebalances it once a second.
+ * timer in the main loop, armed when the first member joins, rebalances it
+ * once a second.
  */
 
 #include "qemu/osdep.h"
@@ -150,10 +151,6 @@ static void hypercache_pool_complete(UserCreatable *uc, Error **errp)
         error_setg(errp, "Property 'size': %s", err);
         return;
     }
-    p->timer = aio_timer_new(qemu_get_aio_context(), QEMU_CLOCK_REALTIME,
-                             SCALE_MS, hypercache_pool_timer_cb, p);
-    timer_mod(p->timer, qemu_clock_get_ms(QEMU_CLOCK_REALTIME) +
-              HC_POOL_REBALANCE_MS);
 }
 
 static bool hypercache_pool_can_be_deleted(UserCreatable *uc)
@@ -253,6 +250,16 @@ bool hypercache_pool_join(HypercachePool *p, BlockDriverState *bs,
     }
     object_ref(OBJECT(p));
     p->members = g_slist_append(p->members, bs);
+    /*
+     * Armed at the first join, not in complete(): the tools (qemu-io,
+     * qemu-img) create -object objects before the main loop exists.
+     */
+    if (!p->timer) {
+        p->timer = aio_timer_new(qemu_get_aio_context(), QEMU_CLOCK_REALTIME,
+                                 SCALE_MS, hypercache_pool_timer_cb, p);
+        timer_mod(p->timer, qemu_clock_get_ms(QEMU_CLOCK_REALTIME) +
+                  HC_POOL_REBALANCE_MS);
+    }
     return true;
 }
 
