@@ -900,10 +900,13 @@ static int hypercache_reopen_prepare(BDRVReopenState *state,
         g_free(cfg);
         return -EINVAL;
     }
-    /* block.c refuses a change of pool: it is not a mutable option. */
-    if (!!pool_id != !!s->pool) {
-        error_setg(errp, "Option '%s' cannot be changed by reopen",
-                   HC_OPT_POOL);
+    /* A node joins and leaves its pool only at open and close. */
+    if (!!pool_id != !!s->pool ||
+        (pool_id && strcmp(pool_id, hypercache_pool_id(s->pool)))) {
+        error_setg(errp, "Option '%s' cannot be changed by reopen (%s%s%s)",
+                   HC_OPT_POOL, s->pool ? "it is '" : "the node has none",
+                   s->pool ? hypercache_pool_id(s->pool) : "",
+                   s->pool ? "'" : "");
         g_free(cfg);
         return -EINVAL;
     }
