@@ -13,6 +13,7 @@
 #include "qemu/coroutine.h"
 
 typedef struct HypercacheHotset HypercacheHotset;
+typedef struct HypercachePool HypercachePool;
 
 typedef struct BDRVHypercacheState {
     hc_cache *cache;            /* the core's tmaster */
@@ -34,6 +35,9 @@ typedef struct BDRVHypercacheState {
     bool bg_running;            /* background writer coroutine exists */
     int quiesce;                /* drained sections in progress */
     HypercacheHotset *hotset;   /* hot sets (hypercache-hotset.c) */
+    HypercachePool *pool;       /* the pool it is a member of, or NULL */
+    hc_pool_member member;      /* its weight, reserve and limit there */
+    hc_pool_member reopen_old_member; /* restored by reopen_abort */
 } BDRVHypercacheState;
 
 bool hypercache_is_node(BlockDriverState *bs);
@@ -62,5 +66,24 @@ void GRAPH_RDLOCK hypercache_hotset_activate(BlockDriverState *bs);
 void hypercache_hotset_tick(BlockDriverState *bs);
 const char *hypercache_hotset_file(BlockDriverState *bs);
 void hypercache_hotset_fill_info(BlockDriverState *bs, HypercacheInfo *info);
+
+/*
+ * Cache pools (hypercache-pool.c).  find resolves the id given in option
+ * @opt to a hypercache-pool object (NULL with an error naming @opt);
+ * join adds the node's cache as a member and keeps a reference to the pool
+ * until leave; update changes the member's weight, reserve and limit.
+ * All run in the main loop.
+ */
+HypercachePool *hypercache_pool_find(const char *id, const char *opt,
+                                     Error **errp);
+const char *hypercache_pool_id(HypercachePool *p);
+bool hypercache_pool_join(HypercachePool *p, BlockDriverState *bs,
+                          hc_cache *c, const hc_pool_member *m, Error **errp);
+bool hypercache_pool_update(HypercachePool *p, hc_cache *c,
+                            const hc_pool_member *m, Error **errp);
+void hypercache_pool_leave(HypercachePool *p, BlockDriverState *bs,
+                           hc_cache *c);
+/* In hypercache.c: write back a member that could not shrink yet. */
+void hypercache_pool_writeback(BlockDriverState *bs);
 
 #endif /* BLOCK_HYPERCACHE_INT_H */

@@ -51,6 +51,9 @@
 #define HC_OPT_MAX_MERGE        "max-merge"
 #define HC_OPT_SEQ_CUTOFF       "seq-cutoff"
 #define HC_OPT_PREALLOC         "prealloc"
+#define HC_OPT_POOL             "pool"
+#define HC_OPT_WEIGHT           "weight"
+#define HC_OPT_RESERVE          "reserve"
 
 static QemuOptsList hypercache_runtime_opts = {
     .name = "hypercache",
@@ -80,6 +83,12 @@ static QemuOptsList hypercache_runtime_opts = {
           .help = "sequential streams longer than this bypass (0 = never)" },
         { .name = HC_OPT_PREALLOC, .type = QEMU_OPT_BOOL,
           .help = "fault in all cache memory at open (default off)" },
+        { .name = HC_OPT_POOL, .type = QEMU_OPT_STRING,
+          .help = "id of a hypercache-pool object to share memory with" },
+        { .name = HC_OPT_WEIGHT, .type = QEMU_OPT_NUMBER,
+          .help = "with pool: weight of this node's hits (default 1)" },
+        { .name = HC_OPT_RESERVE, .type = QEMU_OPT_SIZE,
+          .help = "with pool: bytes no other member can take (default 0)" },
         { /* end of list */ }
     },
 };
@@ -88,6 +97,7 @@ static const char *const hypercache_mutable_opts[] = {
     HC_OPT_SIZE, HC_OPT_MODE, HC_OPT_POLICY, HC_OPT_ADMIT_THRESHOLD,
     HC_OPT_DIRTY_HIGH, HC_OPT_DIRTY_LOW, HC_OPT_DIRTY_MAX,
     HC_OPT_MAX_DIRTY_AGE, HC_OPT_MAX_MERGE, HC_OPT_SEQ_CUTOFF,
+    HC_OPT_WEIGHT, HC_OPT_RESERVE,
     NULL
 };
 
@@ -136,10 +146,71 @@ static bool hypercache_opt_u32(QemuOpts *opts, const char *name,
 }
 
 /*
- * Parse @options into @cfg, starting from the core's defaults.  Every error
- * names the option and what it allows; nothing is half-applied.
+ * The pool options: @pool_id (NULL without a pool, else to be freed) and
+ * the member's weight, reserve and limit (the size option, 0 if absent).
+ * Without a pool, weight and reserve are refused.
+ */
+static bool hypercache_parse_pool_opts(QemuOpts *opts, char **pool_id,
+                                       hc_pool_member *m, Error **errp)
+{
+    const char *id = qemu_opt_get(opts, HC_OPT_POOL);
+    uint64_t weight;
+
+    *m = (hc_pool_member) { .weight = 1 };
+    *pool_id = NULL;
+    if (!id) {
+        if (qemu_opt_find(opts, HC_OPT_WEIGHT) ||
+            qemu_opt_find(opts, HC_OPT_RESERVE)) {
+            error_setg(errp, "Options '%s' and '%s' need option '%s' (the "
+                       "id of a hypercache-pool object)", HC_OPT_WEIGHT,
+                       HC_OPT_RESERVE, HC_OPT_POOL);
+            return false;
+        }
+        return true;
+    }
+    if (!*id) {
+        error_setg(errp, "Option '%s' must be the id of a hypercache-pool "
+                   "object, not empty", HC_OPT_POOL);
+        return false;
+    }
+    weight = qemu_opt_get_number(opts, HC_OPT_WEIGHT, 1);
+    if (weight < 1 || weight > UINT32_MAX) {
+        error_setg(errp, "Option '%s' must be a positive integer up to %"
+                   PRIu32 ", not %" PRIu64, HC_OPT_WEIGHT, UINT32_MAX,
+                   weight);
+        return false;
+    }
+    m->weight = weight;
+    m->reserve = qemu_opt_get_size(opts, HC_OPT_RESERVE, 0);
+    if (qemu_opt_find(opts, HC_OPT_SIZE)) {
+        m->limit = qemu_opt_get_size(opts, HC_OPT_SIZE, 0);
+        if (m->reserve > m->limit) {
+            error_setg(errp, "Option '%s' (%" PRIu64 " bytes) must not "
+                       "exceed option '%s' (%" PRIu64 " bytes), the most "
+                       "the node may get from its pool", HC_OPT_RESERVE,
+                       m->reserve, HC_OPT_SIZE, m->limit);
+            return false;
+        }
+    }
+    if (m->reserve > qemu_get_host_physmem()) {
+        error_setg(errp, "Option '%s' (%" PRIu64 " bytes) exceeds the "
+                   "host's memory (%zu bytes)", HC_OPT_RESERVE, m->reserve,
+                   qemu_get_host_physmem());
+        return false;
+    }
+    *pool_id = g_strdup(id);
+    return true;
+}
+
+/*
+ * Parse @options into @cfg, starting from the core's defaults, and the
+ * pool options into @pool_id and @m (see hypercache_parse_pool_opts()).
+ * Every error names the option and what it allows; nothing is
+ * half-applied.  In a pool, the cache starts at its smallest size and the
+ * pool gives it its share.
  */
 static bool hypercache_parse_opts(QDict *options, hc_config *cfg,
+                                  char **pool_id, hc_pool_member *m,
                                   Error **errp)
 {
     QemuOpts *opts = qemu_opts_create(&hypercache_runtime_opts, NULL, 0,
@@ -216,12 +287,22 @@ static bool hypercache_parse_opts(QDict *options, hc_config *cfg,
                    qemu_get_host_physmem());
         goto out;
     }
+    if (!hypercache_parse_pool_opts(opts, pool_id, m, errp)) {
+        goto out;
+    }
+    if (*pool_id && cfg->block_size) {
+        cfg->size = 8ULL * cfg->block_size;
+    }
     if (hc_config_validate(cfg, err, sizeof(err)) < 0) {
         error_setg(errp, "%s", err);
         goto out;
     }
     ok = true;
 out:
+    if (!ok) {
+        g_free(*pool_id);
+        *pool_id = NULL;
+    }
     qemu_opts_del(opts);
     return ok;
 }
@@ -465,6 +546,48 @@ static void hypercache_kick_writeback(BlockDriverState *bs)
     aio_co_enter(bdrv_get_aio_context(bs), co);
 }
 
+static void coroutine_fn hypercache_pool_writeback_entry(void *opaque)
+{
+    BlockDriverState *bs = opaque;
+    BDRVHypercacheState *s = bs->opaque;
+
+    bdrv_graph_co_rdlock();
+    hypercache_writeback_all(bs);
+    bdrv_graph_co_rdunlock();
+
+    qatomic_set(&s->bg_running, false);
+    bdrv_dec_in_flight(bs);
+}
+
+/*
+ * The pool could not shrink this member to its share because of dirty
+ * data: write back what is dirty now, in the background writer's place,
+ * so that the next rebalance can shrink it.  Without this, the watermark
+ * rule stops at dirty-low of the old size and the age rule takes up to
+ * max-dirty-age.  An error keeps the data dirty, as in the background.
+ */
+void hypercache_pool_writeback(BlockDriverState *bs)
+{
+    BDRVHypercacheState *s = bs->opaque;
+    hc_stats st;
+
+    GLOBAL_STATE_CODE();
+    GRAPH_RDLOCK_GUARD_MAINLOOP();
+
+    if (!s->opened) {
+        return;
+    }
+    hc_get_stats(s->cache, &st);
+    if (!st.dirty_bytes || qatomic_read(&s->quiesce) ||
+        !hypercache_child_writable(bs) ||
+        qatomic_xchg(&s->bg_running, true)) {
+        return;
+    }
+    bdrv_inc_in_flight(bs);
+    aio_co_enter(bdrv_get_aio_context(bs),
+                 qemu_coroutine_create(hypercache_pool_writeback_entry, bs));
+}
+
 static void hypercache_timer_cb(void *opaque)
 {
     BlockDriverState *bs = opaque;
@@ -550,6 +673,7 @@ static int hypercache_open(BlockDriverState *bs, QDict *options, int flags,
                            Error **errp)
 {
     BDRVHypercacheState *s = bs->opaque;
+    g_autofree char *pool_id = NULL;
     char err[256];
     int ret;
 
@@ -565,8 +689,15 @@ static int hypercache_open(BlockDriverState *bs, QDict *options, int flags,
 
     GRAPH_RDLOCK_GUARD_MAINLOOP();
 
-    if (!hypercache_parse_opts(options, &s->cfg, errp)) {
+    if (!hypercache_parse_opts(options, &s->cfg, &pool_id, &s->member,
+                               errp)) {
         return -EINVAL;
+    }
+    if (pool_id) {
+        s->pool = hypercache_pool_find(pool_id, HC_OPT_POOL, errp);
+        if (!s->pool) {
+            return -EINVAL;
+        }
     }
     s->cfg.buf_align = MAX(s->cfg.buf_align,
                            bdrv_opt_mem_align(bs->file->bs));
@@ -581,7 +712,18 @@ static int hypercache_open(BlockDriverState *bs, QDict *options, int flags,
         error_setg(errp, "hypercache: %s", err);
         return -ENOMEM;
     }
+    if (s->pool &&
+        !hypercache_pool_join(s->pool, bs, s->cache, &s->member, errp)) {
+        s->pool = NULL;
+        hc_destroy(s->cache);
+        s->cache = NULL;
+        return -EINVAL;
+    }
     if (!hypercache_hotset_open(bs, options, errp)) {
+        if (s->pool) {
+            hypercache_pool_leave(s->pool, bs, s->cache);
+            s->pool = NULL;
+        }
         hc_destroy(s->cache);
         s->cache = NULL;
         return -EINVAL;
@@ -633,6 +775,10 @@ static void hypercache_close(BlockDriverState *bs)
                      st.dirty_bytes, bs->file ? bs->file->bs->filename : "");
     }
     hypercache_hotset_close(bs);
+    if (s->pool) {
+        hypercache_pool_leave(s->pool, bs, s->cache);
+        s->pool = NULL;
+    }
     hc_destroy(s->cache);
     s->cache = NULL;
 }
@@ -740,13 +886,27 @@ static int hypercache_reopen_prepare(BDRVReopenState *state,
     BlockDriverState *bs = state->bs;
     BDRVHypercacheState *s = bs->opaque;
     hc_config *cfg = g_new0(hc_config, 1);
+    g_autofree char *pool_id = NULL;
+    hc_pool_member member;
+    hc_config cur;
     char err[256];
     int ret;
 
     GLOBAL_STATE_CODE();
     GRAPH_RDLOCK_GUARD_MAINLOOP();
 
-    if (!hypercache_parse_opts(state->options, cfg, errp)) {
+    if (!hypercache_parse_opts(state->options, cfg, &pool_id, &member,
+                               errp)) {
+        g_free(cfg);
+        return -EINVAL;
+    }
+    /* A node joins and leaves its pool only at open and close. */
+    if (!!pool_id != !!s->pool ||
+        (pool_id && strcmp(pool_id, hypercache_pool_id(s->pool)))) {
+        error_setg(errp, "Option '%s' cannot be changed by reopen (%s%s%s)",
+                   HC_OPT_POOL, s->pool ? "it is '" : "the node has none",
+                   s->pool ? hypercache_pool_id(s->pool) : "",
+                   s->pool ? "'" : "");
         g_free(cfg);
         return -EINVAL;
     }
@@ -772,6 +932,18 @@ static int hypercache_reopen_prepare(BDRVReopenState *state,
      * flushed and drained the node already.
      */
     s->reopen_old = s->cfg;
+    if (s->pool) {
+        /* The pool sets the size; a new limit counts from the next tick. */
+        hc_get_config(s->cache, &cur);
+        cfg->size = cur.size;
+        s->reopen_old.size = cur.size;
+        s->reopen_old_member = s->member;
+        if (!hypercache_pool_update(s->pool, s->cache, &member, errp)) {
+            g_free(cfg);
+            return -EINVAL;
+        }
+        s->member = member;
+    }
     if (s->inactive) {
         cfg->mode = HC_MODE_NONE;
     }
@@ -782,6 +954,11 @@ static int hypercache_reopen_prepare(BDRVReopenState *state,
     }
     if (ret < 0) {
         error_setg(errp, "hypercache: %s", err);
+        if (s->pool) {
+            s->member = s->reopen_old_member;
+            hypercache_pool_update(s->pool, s->cache, &s->member,
+                                   &error_warn);
+        }
         g_free(cfg);
         return ret;
     }
@@ -812,6 +989,11 @@ static void hypercache_reopen_abort(BDRVReopenState *state)
         hc_reconfigure(s->cache, &s->reopen_old, err, sizeof(err)) < 0) {
         /* Only a shrink can fail, and we are growing back. */
         warn_report("hypercache: could not restore settings: %s", err);
+    }
+    if (state->opaque && s->pool) {
+        /* The old settings fitted, unless the pool shrank meanwhile. */
+        s->member = s->reopen_old_member;
+        hypercache_pool_update(s->pool, s->cache, &s->member, &error_warn);
     }
     g_free(state->opaque);
     state->opaque = NULL;

@@ -108,6 +108,7 @@ HC_LINKS=(
     block/hypercache-qmp.c
     block/hypercache-hmp.c
     block/hypercache-hotset.c
+    block/hypercache-pool.c
     block/hypercache
     include/block/hypercache-core.h
     docs/system/hypercache.rst
