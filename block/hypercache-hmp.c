@@ -40,11 +40,18 @@ void hmp_info_hypercache(Monitor *mon, const QDict *qdict)
                        HypercachePolicy_str(c->policy), c->size,
                        c->block_size, c->admit_threshold,
                        c->active ? "" : " (inactive)");
+        if (st->pool) {
+            monitor_printf(mon, "  pool %s: share %" PRIu64 " bytes, weight %"
+                           PRIu32 ", reserve %" PRIu64 "\n", st->pool,
+                           st->capacity_bytes, st->weight, st->reserve);
+        }
         monitor_printf(mon, "  reads %" PRIu64 " (full hits %" PRIu64
                        ", partial %" PRIu64 ", misses %" PRIu64
                        "), block hit ratio %.3f\n",
                        st->read_requests, st->full_hits, st->partial_hits,
                        st->misses, st->hit_ratio);
+        monitor_printf(mon, "  single flight: %" PRIu64 " missed blocks "
+                       "waited for another request's read\n", st->fill_waits);
         monitor_printf(mon, "  writes %" PRIu64 ", write-back requests %"
                        PRIu64 " (%" PRIu64 " bytes, %.1f blocks each)\n",
                        st->write_requests, st->writeback_requests,

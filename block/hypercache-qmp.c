@@ -89,6 +89,7 @@ static void hypercache_fill_stats(BlockDriverState *bs, HypercacheStats *out)
         .reserve = s->pool ? s->member.reserve : 0,
         .metadata_bytes = st.metadata_bytes,
         .cached_blocks = st.cached_blocks,
+        .fill_waits = st.fill_waits,
         .read_errors = st.read_errors,
         .write_errors = st.write_errors,
         .writeback_errors = st.writeback_errors,
