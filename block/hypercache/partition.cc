@@ -4,6 +4,7 @@
 #include "partition.h"
 
 #include <algorithm>
+#include <cmath>
 
 namespace hypercache {
 
@@ -15,6 +16,41 @@ double utility(const PartitionMember &m, uint64_t k) {
         return 0;
     }
     return m.utility[std::min<uint64_t>(k, m.utility.size() - 1)];
+}
+
+// Hands out @left units in proportion to the members' spread claims,
+// within their caps; a capped member's surplus goes round again.
+void spread_by_claim(const std::vector<PartitionMember> &members,
+                     const std::vector<uint64_t> &cap,
+                     std::vector<uint64_t> &alloc, uint64_t &left) {
+    while (left > 0) {
+        double claims = 0;
+        for (size_t i = 0; i < members.size(); i++) {
+            if (alloc[i] < cap[i] && members[i].spread > 0) {
+                claims += members[i].spread;
+            }
+        }
+        if (!(claims > 0)) {
+            return;
+        }
+        uint64_t given = 0;
+        uint64_t pot = left;
+        for (size_t i = 0; i < members.size() && left > 0; i++) {
+            if (alloc[i] >= cap[i] || !(members[i].spread > 0)) {
+                continue;
+            }
+            // Rounded up, so every claimant gets a unit and the loop ends.
+            auto share =
+                uint64_t(std::ceil(double(pot) * members[i].spread / claims));
+            share = std::min({share, cap[i] - alloc[i], left});
+            alloc[i] += share;
+            left -= share;
+            given += share;
+        }
+        if (given == 0) {
+            return;
+        }
+    }
 }
 
 }  // namespace
@@ -59,7 +95,9 @@ std::vector<uint64_t> partition(uint64_t total,
         alloc[best] += best_k;
         left -= best_k;
     }
-    // Nobody gains from the rest: spread it, so no memory lies idle.
+    // Nobody gains from the rest: give it to those whose blocks come back,
+    // then spread what is still left, so no memory lies idle.
+    spread_by_claim(members, cap, alloc, left);
     for (bool gave = true; left > 0 && gave;) {
         gave = false;
         for (size_t i = 0; i < n && left > 0; i++) {

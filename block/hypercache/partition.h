@@ -25,11 +25,18 @@ struct PartitionMember {
     // keeps @fixed units.
     std::vector<double> utility;
     uint64_t fixed = 0;
+    // Claim on the units no curve wants: the member's weighted
+    // re-references per period, however far apart.  A curve only reaches
+    // as far as the blocks seen so far; a member whose blocks come back
+    // (a golden image read by many clients as it warms up) will want
+    // more, a scan never will.
+    double spread = 0;
 };
 
 // Units per member, summing to at most @total (less only when every member
 // is at its limit).  Floors must sum to at most @total.  Units that no
-// curve wants are spread round robin over members below their limits.
+// curve wants go to members below their limits in proportion to @spread,
+// or round robin when no member has a claim.
 std::vector<uint64_t> partition(uint64_t total,
                                 const std::vector<PartitionMember> &members);
 

@@ -26,6 +26,16 @@ namespace {
 // Memory moves in units of 1/kUnits of the pool (at least a block).
 constexpr uint64_t kUnits = 128;
 
+// A size factor past any reuse distance a curve can hold.
+constexpr double kInfinity = 1e18;
+
+// A curve is trusted to within 10 % of the size it names: SHARDS samples
+// (1/16 of the blocks or fewer) place a cliff that much off, and the
+// member's own policy is not the LRU the curve models.  A loop that fits
+// only just thrashes as soon as a rebalance cuts it below its length, so
+// each member is credited at k units with the hits of k / kMargin.
+constexpr double kMargin = 1.1;
+
 // What hc_pool_add() and hc_pool_set_member() refuse before looking at
 // the other members.
 int check_member(const hc_pool_member *m, char *err, size_t errlen) {
@@ -174,9 +184,12 @@ int hc_pool::rebalance() {
         }
         for (uint64_t k = 1; k <= total; k++) {
             double h = hc_mrc_hit_ratio(
-                m.c, double(k * u) / double(st.capacity_bytes));
+                m.c, double(k * u) / kMargin / double(st.capacity_bytes));
             p.utility[k] = m.cfg.weight * rate * std::max(h, 0.0);
         }
+        // Every re-reference the curve has seen, at any distance.
+        p.spread = m.cfg.weight * rate *
+                   std::max(hc_mrc_hit_ratio(m.c, kInfinity), 0.0);
     }
     std::vector<uint64_t> units = partition(total, pm);
     std::vector<uint64_t> target(units.size());

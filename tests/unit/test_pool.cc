@@ -91,6 +91,29 @@ TEST(Partition, MemberWithoutCurveKeepsItsShare) {
     EXPECT_EQ(a[1], 70u);
 }
 
+TEST(Partition, UnwantedUnitsGoToMembersWhoseBlocksComeBack) {
+    // A golden image warming up: its curve has seen only 10 units of
+    // blocks yet, but they come back; the scans' never do.
+    PartitionMember golden = hot(100, 10, 100);
+    golden.spread = 50;
+    auto a = partition(100, {scan(100, 2), golden, scan(100, 2)});
+    EXPECT_EQ(a[0], 2u);
+    EXPECT_EQ(a[1], 96u);
+    EXPECT_EQ(a[2], 2u);
+}
+
+TEST(Partition, UnwantedUnitsFollowTheClaimsWithinLimits) {
+    PartitionMember a3 = scan(100), b1 = scan(100), c = scan(100);
+    a3.spread = 3;
+    b1.spread = 1;
+    b1.limit = 10;
+    auto a = partition(100, {a3, b1, c});
+    EXPECT_EQ(a[1], 10u);  // its limit; the rest of its claim goes to a3
+    EXPECT_EQ(a[0], 90u);
+    EXPECT_EQ(a[2], 0u);
+    EXPECT_EQ(sum(a), 100u);
+}
+
 namespace {
 
 struct Pool : ::testing::Test {
