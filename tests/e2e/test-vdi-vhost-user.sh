@@ -14,6 +14,7 @@
 #   HC_VDI_SELFTEST=1 ...                   gives vm2 a wrong base md5 and
 #                                           damages vm3's overlay after the
 #                                           daemon exits: both must be seen
+#   HC_VDI_TIMEOUT=SECS ...                 limit for the guests (default 600)
 #
 # 1. The four guests run at once.  Each md5s the first 16 MiB of the base
 #    as it reads them through its disk (the host knows the md5), then runs
@@ -50,7 +51,8 @@ A_OFF=32 B_OFF=40 SCRATCH_OFF=48 AREA_MIB=4
 POOL=64M
 RESERVE=8M
 RSS_SLACK_MIB=${HC_VDI_RSS_SLACK:-32}
-LIMIT=${HC_BOOT_TIMEOUT:-600}
+# For all guests together, from the first start to the last result.
+LIMIT=${HC_VDI_TIMEOUT:-600}
 SELFTEST=${HC_VDI_SELFTEST:-0}
 export HC_MEM=512
 
