@@ -12,6 +12,20 @@
 #                            boot the guest under TCG, run SCRIPT in it, return
 #                            its exit code; its output is in $HC_RUN_DIR/NAME.out
 #   hc_qmp SOCKET CMD [JSON] QMP command (tests/e2e/qmp.py)
+#   hc_make_initrd NAME SCRIPT
+#                            the guest initrd with SCRIPT as /hc/run.sh, in
+#                            $HC_RUN_DIR/NAME.initrd (hc_boot uses it)
+#   hc_vhost_user_args SOCKET
+#                            QEMU args for a vhost-user-blk disk on SOCKET
+#                            (shared memfd guest memory of HC_MEM MiB) into
+#                            HC_VU_ARGS
+#   hc_start NAME SCRIPT [QEMU ARGS...] / hc_wait_console NAME REGEX SECS /
+#   hc_finish NAME SECS      several guests at once: start one in the
+#                            background, wait for a console line, wait for
+#                            its result (as hc_boot returns it)
+#   hc_qsd_start NAME [QSD ARGS...]
+#                            qemu-storage-daemon in the background with QMP
+#                            on $HC_RUN_DIR/NAME.qmp; pid in HC_QSD_PID
 #   hc_ceph_start NAME / hc_ceph_stop
 #                            a one-OSD Ceph cluster (ceph-cluster.sh) for an
 #                            rbd test; sets CEPH_CONF, CEPH_POOL, CEPH_IMAGE
@@ -40,6 +54,10 @@ HC_DRIVER=${HC_DEMO_DRIVER:-hypercache}
 HC_BOOT_TIMEOUT=${HC_BOOT_TIMEOUT:-300}
 HC_GUEST_FILES=()
 HC_QEMU_PID=
+HC_QSD_PID=
+# Background guests (hc_start): QEMU pid, start time and console lines
+# relayed, by name.
+declare -A HC_BG_PID=() HC_BG_T0=() HC_BG_SEEN=()
 HC_T0=$SECONDS
 
 hc_log() { printf '[%s +%3ds] %s\n' "${HC_LOG_TAG:-e2e}" $((SECONDS - HC_T0)) "$*" >&2; }
@@ -92,7 +110,18 @@ hc_firmware_args() {
 }
 
 hc_cleanup() {
+    local n
     hc_ceph_stop
+    for n in "${!HC_BG_PID[@]}"; do
+        kill -KILL "${HC_BG_PID[$n]}" 2>/dev/null || true
+        wait "${HC_BG_PID[$n]}" 2>/dev/null || true
+        unset "HC_BG_PID[$n]"
+    done
+    if [ -n "$HC_QSD_PID" ] && kill -0 "$HC_QSD_PID" 2>/dev/null; then
+        kill "$HC_QSD_PID" 2>/dev/null || true
+        wait "$HC_QSD_PID" 2>/dev/null || true
+    fi
+    HC_QSD_PID=
     if [ -n "$HC_QEMU_PID" ] && kill -0 "$HC_QEMU_PID" 2>/dev/null; then
         kill "$HC_QEMU_PID" 2>/dev/null || true
         wait "$HC_QEMU_PID" 2>/dev/null || true
@@ -247,7 +276,19 @@ hc_relay_progress() { # $1 log, $2 NAME; prints lines after line $HC_SEEN
     HC_SEEN=$total
 }
 
-# hc_boot NAME SCRIPT [QEMU ARGS...]
+# hc_make_initrd NAME SCRIPT: the run script (and HC_GUEST_FILES) ride in
+# a second cpio appended to the base initrd, $HC_RUN_DIR/NAME.initrd.
+hc_make_initrd() {
+    local name=$1 script=$2 f stage=$HC_RUN_DIR/$1.stage
+    [ -f "$HC_GUEST_DIR/initrd.gz" ] || hc_die "no guest in $HC_GUEST_DIR; call hc_build_guest"
+    rm -rf "$stage" && mkdir -p "$stage/hc"
+    cp "$script" "$stage/hc/run.sh"
+    for f in "${HC_GUEST_FILES[@]}"; do cp "$f" "$stage/hc/"; done
+    (cd "$stage" && find hc | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) |
+        gzip -1 | cat "$HC_GUEST_DIR/initrd.gz" - > "$HC_RUN_DIR/$name.initrd"
+    rm -rf "$stage"
+}
+
 # Boots the guest with SCRIPT as /hc/run.sh (files in HC_GUEST_FILES are
 # copied next to it), relays its HC-PROGRESS lines, and returns its exit
 # code (124: timed out, 125: no result markers, QEMU or kernel failed).
@@ -258,17 +299,11 @@ hc_boot() {
     local name=$1 script=$2 f
     shift 2
     local dir=$HC_RUN_DIR
-    local log=$dir/$name.serial qmp=$dir/$name.qmp stage=$dir/$name.stage
+    local log=$dir/$name.serial qmp=$dir/$name.qmp
     local t=$HC_BOOT_TIMEOUT hook=${HC_BOOT_HOOK:-}
-    [ -f "$HC_GUEST_DIR/initrd.gz" ] || hc_die "no guest in $HC_GUEST_DIR; call hc_build_guest"
 
-    # The run script rides in a second cpio appended to the base initrd.
-    rm -rf "$stage" && mkdir -p "$stage/hc"
-    cp "$script" "$stage/hc/run.sh"
-    for f in "${HC_GUEST_FILES[@]}"; do cp "$f" "$stage/hc/"; done
-    (cd "$stage" && find hc | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) |
-        gzip -1 | cat "$HC_GUEST_DIR/initrd.gz" - > "$dir/$name.initrd"
-    rm -rf "$stage" "$log" "$qmp"
+    hc_make_initrd "$name" "$script"
+    rm -f "$log" "$qmp"
 
     local -a cmd=(timeout -k 5 "$t" "$QEMU_SYSTEM"
         -accel "${HC_ACCEL:-tcg}" -machine pc -m "${HC_MEM:-1024}" -smp "${HC_SMP:-1}"
@@ -347,4 +382,130 @@ hc_show_failure() { # $1 = NAME: the tails of the logs of that boot
     echo "--- serial console (last 40 lines):" >&2
     tr -d '\r' < "$dir/$1.serial" 2>/dev/null | tail -n 40 >&2 || true
     echo "---" >&2
+}
+
+# ---- several guests at once, disks in a qemu-storage-daemon -----------------
+
+# hc_vhost_user_args SOCKET: a vhost-user-blk disk served on SOCKET (by
+# qemu-storage-daemon's vhost-user-blk export).  The back end reads and
+# writes guest memory directly, so the memory must be a shared memfd; its
+# size is the guest's -m (HC_MEM, default 1024), and -machine options merge.
+hc_vhost_user_args() {
+    local mem=${HC_MEM:-1024}
+    # shellcheck disable=SC2034,SC2054 # read by the scripts that source this
+    HC_VU_ARGS=(-object "memory-backend-memfd,id=mem,size=${mem}M,share=on"
+        -machine memory-backend=mem
+        -chardev "socket,id=vu0,path=${1//,/,,}"
+        -device vhost-user-blk-pci,chardev=vu0,id=vd0)
+}
+
+# hc_start NAME SCRIPT [QEMU ARGS...]
+# As hc_boot, but in the background and without `timeout` in front, so that
+# a SIGKILL of ${HC_BG_PID[NAME]} hits QEMU itself; hc_finish bounds it.
+hc_start() {
+    local name=$1 script=$2
+    shift 2
+    local dir=$HC_RUN_DIR
+    hc_make_initrd "$name" "$script"
+    rm -f "$dir/$name.serial" "$dir/$name.qmp" "$dir/$name.out"
+    local -a cmd=("$QEMU_SYSTEM"
+        -accel "${HC_ACCEL:-tcg}" -machine pc -m "${HC_MEM:-1024}" -smp "${HC_SMP:-1}"
+        -nodefaults -no-user-config -display none "${HC_FW_ARGS[@]}"
+        -serial "file:$dir/$name.serial" -qmp "unix:$dir/$name.qmp,server=on,wait=off" -no-reboot
+        -kernel "$(hc_kernel)" -initrd "$dir/$name.initrd"
+        -append "console=ttyS0 quiet panic=-1 ${HC_APPEND:-}" "$@")
+    printf '%q ' "${cmd[@]}" > "$dir/$name.cmdline"
+    hc_log "$name: starting (${HC_ACCEL:-tcg}, in the background)"
+    "${cmd[@]}" > "$dir/$name.qemu.log" 2>&1 &
+    HC_BG_PID[$name]=$!
+    HC_BG_T0[$name]=$SECONDS
+    HC_BG_SEEN[$name]=0
+}
+
+hc_bg_relay() { # NAME: relay its new HC-PROGRESS lines
+    HC_SEEN=${HC_BG_SEEN[$1]:-0}
+    hc_relay_progress "$HC_RUN_DIR/$1.serial" "$1"
+    HC_BG_SEEN[$1]=$HC_SEEN
+}
+
+# hc_wait_console NAME REGEX SECS: wait until a console line of guest NAME
+# matches REGEX (grep -E).  Returns 1, with the logs shown, if the guest
+# ends, fails or does not get there within SECS.
+hc_wait_console() {
+    local name=$1 re=$2 limit=$3 t0=$SECONDS log=$HC_RUN_DIR/$1.serial
+    while :; do
+        hc_bg_relay "$name"
+        tr -d '\r' < "$log" 2>/dev/null | grep -qE "$re" && return 0
+        if tr -d '\r' < "$log" 2>/dev/null | grep -qE '^===HC-RESULT-END|^FAIL:|Kernel panic' ||
+            ! kill -0 "${HC_BG_PID[$name]}" 2>/dev/null; then
+            hc_log "$name: ended before printing /$re/"
+            hc_show_failure "$name"
+            return 1
+        fi
+        if [ $((SECONDS - t0)) -ge "$limit" ]; then
+            hc_log "$name: no /$re/ on the console within ${limit}s"
+            hc_show_failure "$name"
+            return 1
+        fi
+        sleep 0.5
+    done
+}
+
+# hc_finish NAME SECS: wait (up to SECS from now) for guest NAME to power
+# off, then return its script's exit code as hc_boot does (124: timed out
+# and killed, 125: no result markers); its output is in $HC_RUN_DIR/NAME.out.
+hc_finish() {
+    local name=$1 limit=$2 t0=$SECONDS pid=${HC_BG_PID[$1]} log=$HC_RUN_DIR/$1.serial
+    local timed_out=0 grc
+    while kill -0 "$pid" 2>/dev/null; do
+        hc_bg_relay "$name"
+        if [ $((SECONDS - t0)) -ge "$limit" ]; then
+            timed_out=1
+            kill -KILL "$pid" 2>/dev/null || true
+            break
+        fi
+        sleep 0.5
+    done
+    wait "$pid" 2>/dev/null || true
+    unset "HC_BG_PID[$name]"
+    hc_bg_relay "$name"
+    tr -d '\r' < "$log" 2>/dev/null |
+        sed -n '/^===HC-RESULT-BEGIN===$/,/^===HC-RESULT-END/p' |
+        sed '1d;$d' | grep -v '^HC-PROGRESS: ' > "$HC_RUN_DIR/$name.out" || true
+    grc=$(tr -d '\r' < "$log" 2>/dev/null | sed -n 's/^===HC-RESULT-END rc=\([0-9]*\)===$/\1/p' | tail -n 1)
+    if [ -z "$grc" ]; then
+        if [ "$timed_out" = 1 ]; then
+            hc_log "$name: TIMED OUT ${limit}s after hc_finish began waiting; killed"; grc=124
+        else
+            hc_log "$name: guest gave no result (QEMU or kernel failed)"; grc=125
+        fi
+        hc_show_failure "$name"
+        return "$grc"
+    fi
+    hc_log "$name: guest script exited $grc, $((SECONDS - ${HC_BG_T0[$name]}))s after its start"
+    return "$grc"
+}
+
+# hc_qsd_start NAME [QSD ARGS...]: qemu-storage-daemon with QMP on
+# $HC_RUN_DIR/NAME.qmp, its output in NAME.log; returns once QMP answers
+# (1, with the log shown, if the daemon exits or QMP does not answer
+# within 60 s).
+hc_qsd_start() {
+    local name=$1 dir=$HC_RUN_DIR t0=$SECONDS
+    shift
+    hc_require QSD
+    rm -f "$dir/$name.qmp"
+    local -a cmd=("$QSD" --chardev "socket,id=qmp0,path=$dir/$name.qmp,server=on,wait=off"
+        --monitor chardev=qmp0 "$@")
+    printf '%q ' "${cmd[@]}" > "$dir/$name.cmdline"
+    "${cmd[@]}" > "$dir/$name.log" 2>&1 &
+    HC_QSD_PID=$!
+    while ! hc_qmp "$dir/$name.qmp" query-version > /dev/null 2>&1; do
+        if ! kill -0 "$HC_QSD_PID" 2>/dev/null || [ $((SECONDS - t0)) -ge 60 ]; then
+            hc_log "$name: qemu-storage-daemon did not come up: $(cat "$dir/$name.cmdline")"
+            cat "$dir/$name.log" >&2
+            return 1
+        fi
+        sleep 0.2
+    done
 }

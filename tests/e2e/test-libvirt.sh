@@ -25,7 +25,16 @@
 #    hypercache statistics, HMP info hypercache, x-hypercache-flush (dirty
 #    bytes go to 0, the data is on the image), reads back through the
 #    guest's device with HMP qemu-io, and an unknown node's error.
-# 5. Destroys and undefines the domain, stops libvirtd.
+# 5. Destroys and undefines the domain.
+# 6. docs/libvirt-vdi.xml, a VM whose disk is a vhost-user-blk export of
+#    qemu-storage-daemon: validated as written and as started (emulator,
+#    socket, kernel/initrd and serial log substituted); a daemon with a
+#    hypercache-pool, a base behind hcbase and an overlay behind hc1 (the
+#    VDI shape of docs/system/hypercache.rst) serves it.  The guest md5s
+#    the base's first 4 MiB (the host knows the md5) and writes a 64 KiB
+#    pattern; the daemon's x-hypercache-query shows the reads in hcbase
+#    and the write in hc1; after destroy and the daemon's quit the pattern
+#    is in the overlay.  Then libvirtd is stopped.
 # Prints PASS or FAIL; exit 0 on pass, 1 on failure (including "libvirt
 # cannot run here", with the reason), 77 when QEMU has no hypercache driver.
 # HC_KEEP=1 keeps the run folder (libvirt and QEMU logs, serial log).
@@ -43,6 +52,9 @@ DOC_XML=$HC_TOP/docs/libvirt-domain.xml
 DOC_EMULATOR=/root/.cache/hypercache/qemu-10.0.13/build/qemu-system-x86_64
 DOC_IMAGE=/var/lib/libvirt/images/hypercache-demo.raw
 DOC_HC_OPTS=driver=hypercache,node-name=hc0,file=disk0,size=256M
+VDI_DOM=hypercache-vdi-vm1
+VDI_XML=$HC_TOP/docs/libvirt-vdi.xml
+DOC_VDI_SOCK=/run/vdi/vm1.sock
 PKGS=(libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients libxml2-utils)
 IMG_MIB=64
 GUEST_TIMEOUT=${HC_BOOT_TIMEOUT:-300}
@@ -76,11 +88,104 @@ EOF
 serial_has() { tr -d '\r' < "$1" 2>/dev/null | grep -q "$2"; }
 
 inside_cleanup() {
+    local d
     if [ -n "$LV_PID" ]; then
-        lv_virsh destroy "$DOM" > /dev/null 2>&1 || true
-        lv_virsh undefine "$DOM" > /dev/null 2>&1 || true
+        for d in "$DOM" "$VDI_DOM"; do
+            lv_virsh destroy "$d" > /dev/null 2>&1 || true
+            lv_virsh undefine "$d" > /dev/null 2>&1 || true
+        done
     fi
     lv_stop
+    if [ -n "$HC_QSD_PID" ]; then
+        kill "$HC_QSD_PID" 2>/dev/null || true
+        wait "$HC_QSD_PID" 2>/dev/null || true
+    fi
+}
+
+# hstat REPLY NODE STAT: a statistic of NODE in an x-hypercache-query reply.
+hstat() { jget "$1" "[n['stats']['$3'] for n in r if n['node-name'] == '$2'][0]"; }
+
+# docs/libvirt-vdi.xml: the domain's disk is a vhost-user-blk export of a
+# qemu-storage-daemon started here, in the VDI shape (a pool, the base
+# behind hcbase, the overlay's file behind hc1).
+inside_vdi() {
+    local run=$1 t0 r reads0 base_md5 got
+    local qsd_qmp=$run/qsd.qmp
+    local serial=$run/vdi-serial.log qlog=/var/log/libvirt/qemu/$VDI_DOM.log
+    local off=$((1 << 20)) wlen=$((64 << 10))
+    # hc_qsd_start keeps its files in HC_RUN_DIR.
+    HC_RUN_DIR=$run
+    hc_qsd_start qsd --object hypercache-pool,id=p0,size=32M \
+        --blockdev "driver=file,node-name=base-file,filename=$run/base.raw,read-only=on,cache.direct=on" \
+        --blockdev driver=hypercache,node-name=hcbase,file=base-file,pool=p0,read-only=on \
+        --blockdev "driver=file,node-name=ov1-file,filename=$run/ov1.qcow2,cache.direct=on" \
+        --blockdev driver=hypercache,node-name=hc1,file=ov1-file,pool=p0,max-dirty-age=0 \
+        --blockdev driver=qcow2,node-name=ov1,file=hc1,backing=hcbase \
+        --export "type=vhost-user-blk,id=vu1,node-name=ov1,addr.type=unix,addr.path=$run/vm1.sock,writable=on" ||
+        fail_now "qemu-storage-daemon did not start (above)"
+    hc_log "qemu-storage-daemon serves $run/vm1.sock (pool p0: hcbase, hc1)"
+    r=$(hc_qmp "$qsd_qmp" x-hypercache-query)
+    reads0=$(hstat "$r" hcbase read-requests)
+
+    if ! lv_virsh define "$run/vdi.xml" > /dev/null; then
+        tail -n 20 /var/log/libvirt/libvirtd.log >&2 2>/dev/null || true
+        fail_now "virsh define of the VDI domain failed (libvirtd log above)"
+    fi
+    t0=$SECONDS
+    if ! lv_virsh start "$VDI_DOM" > /dev/null; then
+        tail -n 30 /var/log/libvirt/libvirtd.log "$qlog" 2>/dev/null || true
+        fail_now "virsh start $VDI_DOM failed: QEMU could not use the vhost-user socket or the memfd memory (logs above)"
+    fi
+    hc_log "$VDI_DOM started in $((SECONDS - t0))s: $(lv_virsh domstate "$VDI_DOM")"
+    # What libvirt made of the XML: its own vhost-user disk, no passthrough.
+    grep -q 'vhost-user-blk-pci' "$qlog" || fail "no vhost-user-blk-pci in QEMU's command line ($qlog)"
+    grep -q 'memory-backend-memfd' "$qlog" || fail "no memory-backend-memfd in QEMU's command line ($qlog)"
+    if grep -q 'custom-argv' "$qlog"; then fail "the VDI domain is tainted custom-argv: it should need no passthrough"; fi
+
+    until serial_has "$serial" '^HC-WROTE'; do
+        if [ $((SECONDS - t0)) -ge "$GUEST_TIMEOUT" ] || serial_has "$serial" '^===HC-RESULT-END'; then
+            tr -d '\r' < "$serial" 2>/dev/null | tail -n 20 >&2 || true
+            fail_now "the VDI guest did not write within ${GUEST_TIMEOUT}s (serial log above)"
+        fi
+        sleep 0.5
+    done
+    base_md5=$(head -c $((4 << 20)) "$run/base.raw" | md5sum | cut -d' ' -f1)
+    got=$(tr -d '\r' < "$serial" | sed -n 's/^HC-BASE-MD5 //p' | tail -n 1)
+    hc_log "VDI guest read the base (md5 $got) and wrote 64 KiB $((SECONDS - t0))s after start"
+    [ "$got" = "$base_md5" ] || fail "the VDI guest read md5 '$got' from the base's first 4 MiB; the host has $base_md5"
+
+    # The guest's I/O went through the daemon's hypercache nodes.
+    r=$(hc_qmp "$qsd_qmp" x-hypercache-query)
+    got=$(hstat "$r" hcbase read-requests)
+    hc_log "daemon: hcbase read requests $reads0 -> $got; hc1 $(hstat "$r" hc1 write-requests) writes, $(hstat "$r" hc1 dirty-bytes) bytes dirty"
+    [ "$got" -gt "$reads0" ] || fail "hcbase's read requests did not increase ($reads0 -> $got): the guest's reads did not reach the daemon's base cache"
+    [ "$(hstat "$r" hc1 write-requests)" -ge 1 ] ||
+        fail "hc1 saw no write: the guest's write did not reach the daemon's overlay cache"
+    [ "$(hstat "$r" hc1 dirty-bytes)" -ge "$wlen" ] ||
+        fail "hc1 holds less than the guest's $wlen bytes dirty: $r"
+    r=$(hc_qmp "$qsd_qmp" query-block-exports)
+    [ "$(jget "$r" "[e['type'] for e in r if e['id'] == 'vu1']")" = "['vhost-user-blk']" ] ||
+        fail "query-block-exports does not list vu1 as vhost-user-blk: $r"
+
+    lv_virsh destroy "$VDI_DOM" > /dev/null || fail "virsh destroy $VDI_DOM failed"
+    lv_virsh undefine "$VDI_DOM" > /dev/null || fail "virsh undefine $VDI_DOM failed"
+    # The daemon outlives its VMs; its quit writes hc1's dirty data back.
+    hc_qmp "$qsd_qmp" quit > /dev/null || fail "quit: the daemon did not answer"
+    t0=$SECONDS
+    while kill -0 "$HC_QSD_PID" 2>/dev/null && [ $((SECONDS - t0)) -lt 60 ]; do sleep 0.2; done
+    if kill -0 "$HC_QSD_PID" 2>/dev/null; then
+        fail "qemu-storage-daemon did not exit within 60 s of quit"
+    else
+        wait "$HC_QSD_PID" || fail "qemu-storage-daemon exited $?: $(tail -n 5 "$run/qsd.log")"
+        HC_QSD_PID=
+    fi
+    if ! "$QEMU_IO" -r -f qcow2 -c "read -P 0x5a $off $wlen" "$run/ov1.qcow2" > "$run/vdi-check.log" 2>&1 ||
+        grep -q 'Pattern verification failed' "$run/vdi-check.log"; then
+        fail "the overlay lacks the VDI guest's 64 KiB of 0x5a at $off: $(cat "$run/vdi-check.log")"
+    fi
+    "$QEMU_IMG" check -q "$run/ov1.qcow2" > "$run/vdi-check.log" 2>&1 ||
+        fail "qemu-img check of the overlay: $(cat "$run/vdi-check.log")"
+    hc_log "after the daemon's quit: the guest's write is in the overlay, qemu-img check clean"
 }
 
 inside() {
@@ -189,6 +294,8 @@ inside() {
     lv_virsh destroy "$DOM" > /dev/null || fail "virsh destroy failed"
     lv_virsh undefine "$DOM" > /dev/null || fail "virsh undefine failed"
     [ -z "$(lv_virsh list --all --name | tr -d '[:space:]')" ] || fail "domains left after undefine"
+    inside_vdi "$run"
+    [ -z "$(lv_virsh list --all --name | tr -d '[:space:]')" ] || fail "VDI domain left after undefine"
     # QEMU's stdout (qemu-io's output) is complete in its log once it exited.
     [ "$(grep -c '^read 65536/65536 bytes' "$qlog" || true)" = 2 ] ||
         fail "qemu-io read-back through the device failed: $(grep -E 'read|Pattern|error' "$qlog" | tail -n 5)"
@@ -249,6 +356,42 @@ open(dst, 'w').write(text)
 EOF
 }
 
+# The VDI domain as started: docs/libvirt-vdi.xml with our emulator and
+# socket, the e2e guest, and a serial log.
+make_vdi_xml() { # OUT SOCKET INITRD SERIAL
+    python3 - "$VDI_XML" "$1" \
+        "$DOC_EMULATOR" "$QEMU_SYSTEM" \
+        "$DOC_VDI_SOCK" "$2" \
+        "<boot dev='hd'/>" "<kernel>$(hc_kernel)</kernel><initrd>$3</initrd><cmdline>console=ttyS0 quiet panic=-1</cmdline>" \
+        "<serial type='pty'/>" "<serial type='file'><source path='$4'/></serial>" << 'EOF'
+import sys
+src, dst = sys.argv[1], sys.argv[2]
+text = open(src).read()
+for old, new in zip(sys.argv[3::2], sys.argv[4::2]):
+    if text.count(old) != 1:
+        sys.exit(f"{src}: expected {old!r} exactly once, found {text.count(old)}")
+    text = text.replace(old, new)
+open(dst, 'w').write(text)
+EOF
+}
+
+# The VDI guest: md5 of the base's first 4 MiB as read through the
+# vhost-user disk, then 64 KiB of 0x5a at 1 MiB with O_DIRECT, no flush.
+make_vdi_initrd() { # OUT
+    local stage=$HC_RUN_DIR/stage
+    mkdir -p "$stage/hc"
+    head -c $((64 << 10)) /dev/zero | tr '\000' '\132' > "$stage/hc/p5a.bin"
+    cat > "$stage/hc/run.sh" << 'EOF'
+echo "HC-BASE-MD5 $(dd if=/dev/vda bs=1M count=4 iflag=direct 2>/dev/null | md5sum | cut -d' ' -f1)"
+dd if=/hc/p5a.bin of=/dev/vda bs=65536 seek=16 count=1 oflag=direct 2>&1
+echo "HC-WROTE"
+while :; do sleep 3600; done
+EOF
+    (cd "$stage" && find hc | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) |
+        gzip -1 | cat "$HC_GUEST_DIR/initrd.gz" - > "$1"
+    rm -rf "$stage"
+}
+
 # The guest's script rides in a cpio appended to the e2e initrd (as in
 # lib.sh's hc_boot): two 64 KiB patterns written with O_DIRECT and no
 # flush, then the guest idles until the domain is destroyed.
@@ -282,7 +425,7 @@ main() {
 
     hc_init
     trap outer_cleanup EXIT
-    hc_require QEMU_IMG
+    hc_require QEMU_IMG QEMU_IO QSD
     if ! hc_check_driver; then
         echo "SKIP: no hypercache block driver in $QEMU_SYSTEM"
         exit 77
@@ -309,6 +452,18 @@ main() {
     hc_log "virt-xml-validate: $DOC_XML and the derived XML validate"
     "$QEMU_IMG" create -q -f raw "$HC_RUN_DIR/disk.raw" "${IMG_MIB}M"
 
+    # The VDI domain and the daemon's images (the daemon starts inside).
+    virt-xml-validate "$VDI_XML" domain > "$HC_RUN_DIR/validate.log" 2>&1 ||
+        fail_now "virt-xml-validate rejects $VDI_XML: $(cat "$HC_RUN_DIR/validate.log")"
+    make_vdi_initrd "$HC_RUN_DIR/vdi.initrd"
+    make_vdi_xml "$HC_RUN_DIR/vdi.xml" "$HC_RUN_DIR/vm1.sock" "$HC_RUN_DIR/vdi.initrd" \
+        "$HC_RUN_DIR/vdi-serial.log" || fail_now "could not derive the VDI domain XML from $VDI_XML"
+    virt-xml-validate "$HC_RUN_DIR/vdi.xml" domain > "$HC_RUN_DIR/validate.log" 2>&1 ||
+        fail_now "virt-xml-validate rejects the derived VDI XML: $(cat "$HC_RUN_DIR/validate.log")"
+    hc_log "virt-xml-validate: $VDI_XML and the derived XML validate"
+    head -c $((16 << 20)) /dev/urandom > "$HC_RUN_DIR/base.raw"
+    "$QEMU_IMG" create -q -f qcow2 -b "$HC_RUN_DIR/base.raw" -F raw "$HC_RUN_DIR/ov1.qcow2"
+
     # mkdir is not namespaced: create missing mount points, remove them after.
     while IFS= read -r mp; do MOUNTPOINTS+=("$mp"); done < <(lv_make_mountpoints)
     unshare --mount --propagation private true 2> "$HC_RUN_DIR/unshare.log" ||
@@ -321,7 +476,7 @@ main() {
     hc_log "libvirt part took $((SECONDS - t0))s, whole test $((SECONDS - t_all))s"
     [ "$rc" = 124 ] && fail_now "the libvirt part timed out after $((GUEST_TIMEOUT + 120))s"
     [ "$rc" = 0 ] || fail_now "libvirt checks failed (above)"
-    echo "PASS: libvirt $(dpkg-query -W -f '${Version}' libvirt-daemon-driver-qemu) ran $DOM from docs/libvirt-domain.xml with $QEMU_SYSTEM; a Linux guest wrote through hc0; virsh queried, reset and flushed it"
+    echo "PASS: libvirt $(dpkg-query -W -f '${Version}' libvirt-daemon-driver-qemu) ran $DOM from docs/libvirt-domain.xml with $QEMU_SYSTEM; a Linux guest wrote through hc0; virsh queried, reset and flushed it; $VDI_DOM from docs/libvirt-vdi.xml ran on a qemu-storage-daemon vhost-user-blk export through hcbase and hc1"
 }
 
 if [ "${1:-}" = --inside ]; then
