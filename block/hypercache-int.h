@@ -33,6 +33,7 @@ typedef struct BDRVHypercacheState {
     bool opened;                /* open succeeded and close not begun */
     QEMUTimer *wb_timer;        /* background write-back tick */
     bool bg_running;            /* background writer coroutine exists */
+    bool bg_all;                /* ... and writes back all, not to a mark */
     int quiesce;                /* drained sections in progress */
     HypercacheHotset *hotset;   /* hot sets (hypercache-hotset.c) */
     HypercachePool *pool;       /* the pool it is a member of, or NULL */

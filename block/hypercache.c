@@ -145,6 +145,19 @@ static bool hypercache_opt_u32(QemuOpts *opts, const char *name,
     return true;
 }
 
+/* A byte count the host could never back is refused, naming @opt. */
+static bool hypercache_fits_host(const char *opt, uint64_t bytes,
+                                 Error **errp)
+{
+    if (bytes > qemu_get_host_physmem()) {
+        error_setg(errp, "Option '%s' (%" PRIu64 " bytes) exceeds the "
+                   "host's memory (%zu bytes)", opt, bytes,
+                   qemu_get_host_physmem());
+        return false;
+    }
+    return true;
+}
+
 /*
  * The pool options: @pool_id (NULL without a pool, else to be freed) and
  * the member's weight, reserve and limit (the size option, 0 if absent).
@@ -192,10 +205,7 @@ static bool hypercache_parse_pool_opts(QemuOpts *opts, char **pool_id,
             return false;
         }
     }
-    if (m->reserve > qemu_get_host_physmem()) {
-        error_setg(errp, "Option '%s' (%" PRIu64 " bytes) exceeds the "
-                   "host's memory (%zu bytes)", HC_OPT_RESERVE, m->reserve,
-                   qemu_get_host_physmem());
+    if (!hypercache_fits_host(HC_OPT_RESERVE, m->reserve, errp)) {
         return false;
     }
     *pool_id = g_strdup(id);
@@ -281,10 +291,7 @@ static bool hypercache_parse_opts(QDict *options, hc_config *cfg,
         goto out;
     }
 
-    if (cfg->size > qemu_get_host_physmem()) {
-        error_setg(errp, "Option '%s' (%" PRIu64 " bytes) exceeds the host's "
-                   "memory (%zu bytes)", HC_OPT_SIZE, cfg->size,
-                   qemu_get_host_physmem());
+    if (!hypercache_fits_host(HC_OPT_SIZE, cfg->size, errp)) {
         goto out;
     }
     if (!hypercache_parse_pool_opts(opts, pool_id, m, errp)) {
@@ -513,10 +520,11 @@ int coroutine_fn GRAPH_RDLOCK hypercache_writeback_all(BlockDriverState *bs)
 }
 
 /*
- * Background write-back: runs while the watermark or age rule asks for it.
- * Counted in bs->in_flight so that drain waits for it; stops when a drain
- * begins.  An error keeps the data dirty; the next tick or a flush
- * retries.
+ * Background write-back: runs while the watermark or age rule asks for it,
+ * or, for a pool member that must shrink (bg_all), until everything dirty
+ * at its start is written.  Counted in bs->in_flight so that drain waits
+ * for it; stops when a drain begins.  An error keeps the data dirty; the
+ * next tick or a flush retries.
  */
 static void coroutine_fn hypercache_bg_writeback_entry(void *opaque)
 {
@@ -524,39 +532,33 @@ static void coroutine_fn hypercache_bg_writeback_entry(void *opaque)
     BDRVHypercacheState *s = bs->opaque;
 
     bdrv_graph_co_rdlock();
-    hypercache_writeback_batch(bs, false, 0);
+    if (s->bg_all) {
+        hypercache_writeback_all(bs);
+    } else {
+        hypercache_writeback_batch(bs, false, 0);
+    }
     bdrv_graph_co_rdunlock();
 
     qatomic_set(&s->bg_running, false);
     bdrv_dec_in_flight(bs);
 }
 
-/* Start the background writer unless it runs already or I/O is quiesced. */
-static void hypercache_kick_writeback(BlockDriverState *bs)
+/*
+ * Start the background writer unless it runs already or I/O is quiesced;
+ * @all: write back everything dirty now, not just down to the watermark.
+ */
+static void hypercache_start_writer(BlockDriverState *bs, bool all)
 {
     BDRVHypercacheState *s = bs->opaque;
-    Coroutine *co;
 
     if (qatomic_read(&s->quiesce) || !hypercache_child_writable(bs) ||
         qatomic_xchg(&s->bg_running, true)) {
         return;
     }
+    s->bg_all = all;
     bdrv_inc_in_flight(bs);
-    co = qemu_coroutine_create(hypercache_bg_writeback_entry, bs);
-    aio_co_enter(bdrv_get_aio_context(bs), co);
-}
-
-static void coroutine_fn hypercache_pool_writeback_entry(void *opaque)
-{
-    BlockDriverState *bs = opaque;
-    BDRVHypercacheState *s = bs->opaque;
-
-    bdrv_graph_co_rdlock();
-    hypercache_writeback_all(bs);
-    bdrv_graph_co_rdunlock();
-
-    qatomic_set(&s->bg_running, false);
-    bdrv_dec_in_flight(bs);
+    aio_co_enter(bdrv_get_aio_context(bs),
+                 qemu_coroutine_create(hypercache_bg_writeback_entry, bs));
 }
 
 /*
@@ -578,14 +580,9 @@ void hypercache_pool_writeback(BlockDriverState *bs)
         return;
     }
     hc_get_stats(s->cache, &st);
-    if (!st.dirty_bytes || qatomic_read(&s->quiesce) ||
-        !hypercache_child_writable(bs) ||
-        qatomic_xchg(&s->bg_running, true)) {
-        return;
+    if (st.dirty_bytes) {
+        hypercache_start_writer(bs, true);
     }
-    bdrv_inc_in_flight(bs);
-    aio_co_enter(bdrv_get_aio_context(bs),
-                 qemu_coroutine_create(hypercache_pool_writeback_entry, bs));
 }
 
 static void hypercache_timer_cb(void *opaque)
@@ -594,7 +591,7 @@ static void hypercache_timer_cb(void *opaque)
     BDRVHypercacheState *s = bs->opaque;
 
     if (hc_writeback_wanted(s->cache, get_clock()) >= 0) {
-        hypercache_kick_writeback(bs);
+        hypercache_start_writer(bs, false);
     }
     hypercache_hotset_tick(bs);
     timer_mod(s->wb_timer, qemu_clock_get_ns(QEMU_CLOCK_REALTIME) +
@@ -1311,7 +1308,7 @@ hypercache_co_pwritev_part(BlockDriverState *bs, int64_t offset, int64_t bytes,
         return ret;
     }
     if (hc_writeback_wanted(s->cache, get_clock()) == HC_WB_WATERMARK) {
-        hypercache_kick_writeback(bs);
+        hypercache_start_writer(bs, false);
     }
     return 0;
 }
