@@ -179,7 +179,13 @@ int hc_pool::rebalance() {
             continue;  // idle: gains nothing from memory
         }
         if (st.capacity_bytes == 0 || hc_mrc_hit_ratio(m.c, 1.0) < 0) {
-            p.utility.clear();  // busy, but no curve yet: keeps its share
+            // Busy, but no curve yet: it keeps what it holds and a unit
+            // to grow in, not memory it has not used.  A VM's overlay
+            // that takes a few writes while a boot storm reads the
+            // golden image would otherwise sit on its equal share.
+            uint64_t held = st.cached_blocks * m.block_size;
+            p.fixed = std::min(p.fixed, (held + u - 1) / u + 1);
+            p.utility.clear();
             continue;
         }
         for (uint64_t k = 1; k <= total; k++) {

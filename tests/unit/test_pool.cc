@@ -207,6 +207,27 @@ TEST_F(Pool, HotSetWinsOverAScan) {
     EXPECT_GE(after.hit_blocks - before.hit_blocks, 650u);
 }
 
+TEST_F(Pool, MemberWithoutCurveGivesUpWhatItDoesNotHold) {
+    p = hc_pool_create(1024 * kBS, nullptr, 0);
+    hc_cache *h = member(), *q = member();
+    ASSERT_EQ(cap(q), 512 * kBS);
+    // q reads 40 blocks between rebalances: far too few for a curve
+    // (256 samples at 1/16), so it keeps what it holds and a unit.
+    for (int round = 0; round < 4; round++) {
+        for (uint64_t b = 0; b < 900; b++) {
+            read_through(h, disk, b * kBS, kBS);
+        }
+        for (uint64_t b = 0; b < 40; b++) {
+            read_through(q, disk, (8000 + round * 40 + b) * kBS, kBS);
+        }
+        ASSERT_GE(hc_pool_rebalance(p), 0);
+    }
+    EXPECT_LT(hc_mrc_hit_ratio(q, 1.0), 0) << "q has a curve after all";
+    EXPECT_LE(cap(q), 160 * kBS + 2 * 8 * kBS);
+    EXPECT_GE(cap(h), 900 * kBS);
+    EXPECT_LE(cap(h) + cap(q), 1024 * kBS);
+}
+
 TEST_F(Pool, ShrinkWaitsForWriteBackAndLosesNothing) {
     p = hc_pool_create(1024 * kBS, nullptr, 0);
     hc_cache *d = member(), *h = member();
