@@ -212,6 +212,48 @@ def jobfile(path, uris, p):
         f.write("\n".join(L) + "\n")
 
 
+def build_info(env):
+    """When the measured binaries were built and from which hypercache
+    sources (the QEMU tree links block/hypercache to a checkout)."""
+    out = dict(qsd_mtime=time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(
+        os.path.getmtime(env.qsd))))
+    tree = os.environ.get("QEMU_TREE")
+    if tree and os.path.islink(os.path.join(tree, "block", "hypercache")):
+        src = os.path.dirname(os.path.dirname(os.path.realpath(
+            os.path.join(tree, "block", "hypercache"))))
+        r = subprocess.run(["git", "-C", src, "log", "-1",
+                            "--format=%h %cd", "--date=format:%H:%M"],
+                           capture_output=True, text=True)
+        d = subprocess.run(["git", "-C", src, "status", "--porcelain",
+                            "--untracked-files=no", "--", "block"],
+                           capture_output=True, text=True)
+        out.update(src=src, src_head=r.stdout.strip(),
+                   src_dirty=bool(d.stdout.strip()))
+    return out
+
+
+def condensed(argv, n):
+    """The daemon's command line with the overlays after the first left
+    out (they differ only in their number)."""
+    import re
+    other = re.compile(r"\b(ovf?|hc|vm|e)([1-9]\d*)\b")
+    out, skip = [], False
+    for a in argv:
+        if skip:
+            skip = False
+            continue
+        if a in ("--blockdev", "--export"):
+            continue
+        if a.startswith("driver=") or a.startswith("type=nbd,id="):
+            if other.search(a):
+                continue
+            out += ["--export" if a.startswith("type=") else "--blockdev", a]
+            continue
+        out.append(a)
+    out.append("# + the same --blockdev/--export for overlays 1-%d" % (n - 1))
+    return out
+
+
 def proc_read_bytes(pid):
     """Bytes process @pid (all its threads, io_uring workers included) had
     read from block devices: /proc/PID/io read_bytes."""
@@ -247,7 +289,7 @@ def one(env, p, cfg, golden, base, rep, trace):
         main = Daemon(env, "w9", objs, bds, exports, writable=True,
                       monitors=2)
         if rep == 0:
-            env.cmd_note("W9", main.argv)
+            env.cmd_note("W9", condensed(main.argv, p["clients"]))
         jf = os.path.join(d, "w9.fio")
         jobfile(jf, [main.uri(n) for _, n in exports], p)
         if rep == 0:
@@ -329,7 +371,7 @@ def w9(env, bench_module):
     B = bench_module
     p = params(env.args.profile)
     golden = env.image("w9golden", p["golden"])
-    env.info["W9"] = dict(p, bs=BS,
+    env.info["W9"] = dict(p, bs=BS, build=build_info(env),
                           distinct=p["boot"] // BS, traces=[])
     trace = env.info["W9"]["traces"]
     B.log("W9 boot storm: %d clients x %d MiB boot set (%d blocks, QD %d) + "
