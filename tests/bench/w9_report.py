@@ -140,7 +140,7 @@ def plot(data, path):
         ax2.axvline(tr["boot_s"], color="black", linestyle="--",
                     linewidth=0.8)
         ax2.text(tr["boot_s"], p["total"] / (1 << 20) * 1.02,
-                 " last VM done", fontsize=7, va="bottom")
+                 "last client done ", fontsize=7, va="bottom", ha="right")
         ax2.set_xlabel("seconds since the clients started")
         ax2.set_ylabel("capacity-bytes, MiB (stacked)")
         ax2.set_ylim(0, p["total"] / (1 << 20) * 1.12)
