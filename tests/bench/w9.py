@@ -353,6 +353,11 @@ def one(env, p, cfg, golden, base, rep, trace):
         if cfg == "pool":
             res["final_shares"] = {n: s["capacity-bytes"]
                                    for n, s in st.items()}
+    if cfg == "pool" and samples and "hcbase" in samples[0]["cap"]:
+        # When the pool first moved memory to or from the base's member.
+        c0 = samples[0]["cap"]["hcbase"]
+        res["first_shift_s"] = next((s["t"] for s in samples
+                                     if s["cap"]["hcbase"] != c0), None)
     env.add("W9", cfg, **{k: v for k, v in res.items()
                           if k != "final_shares"})
     if cfg == "pool" and samples:
@@ -372,6 +377,7 @@ def w9(env, bench_module):
     p = params(env.args.profile)
     golden = env.image("w9golden", p["golden"])
     env.info["W9"] = dict(p, bs=BS, build=build_info(env),
+                          start=time.strftime("%Y-%m-%d %H:%M:%S"),
                           distinct=p["boot"] // BS, traces=[])
     trace = env.info["W9"]["traces"]
     B.log("W9 boot storm: %d clients x %d MiB boot set (%d blocks, QD %d) + "
@@ -390,10 +396,12 @@ def w9(env, bench_module):
             w9_rep(env, p, golden, base, rep, trace)
     finally:
         base.close()
-    # Keep the pool trace of one repetition (the median boot time) only.
+    # The pool traces, the repetition with the median boot time first
+    # (the one the plot shows).
     if trace:
         trace.sort(key=lambda t: t["boot_s"])
-        env.info["W9"]["traces"] = [trace[len(trace) // 2]]
+        mid = trace[len(trace) // 2]
+        env.info["W9"]["traces"] = [mid] + [t for t in trace if t is not mid]
 
 
 def w9_rep(env, p, golden, base, rep, trace):

@@ -180,7 +180,8 @@ def w9_section(w, data, rel, png="w9.png"):
         w("")
         w("The measured binaries were built at %s%s." % (
             b.get("qsd_mtime", "?"),
-            " from the hypercache sources in %s (HEAD %s at the run%s)" % (
+            " from the hypercache sources in %s (whose HEAD was %s when "
+            "the run started%s; the build may predate it)" % (
                 b["src"], b.get("src_head", "?"),
                 ", block/ with uncommitted changes" if b.get("src_dirty")
                 else "") if b.get("src") else ""))
@@ -262,6 +263,14 @@ def w9_section(w, data, rel, png="w9.png"):
           "over its hypercache nodes at the end of the run (medians): %s." %
           (sr / 1024, "; ".join(L)))
         w("")
+    history_table(w, data)
+    fs = get(res, "pool", "first_shift_s")
+    if fs:
+        w("The pool first moved memory between its members %s s after the "
+          "clients started (median; per repetition %s); it starts every "
+          "member at an equal share." % (
+              "%.1f" % med(fs), ", ".join("%.1f" % v for v in fs)))
+        w("")
     w("How the figures are obtained: read MiB/s is the bytes all read jobs "
       "read divided by the longest read job's run time (fio `runtime`, "
       "the time until the last client has its boot set), so it is the "
@@ -322,6 +331,49 @@ def w9_section(w, data, rel, png="w9.png"):
     w(END)
 
 
+def summary(data):
+    """One run's headline figures (a row of the earlier-runs table)."""
+    res, info = data["results"], data["info"]
+    p = info["W9"]
+    b = p.get("build") or {}
+    out = dict(start=info.get("start"), profile=info.get("profile"),
+               reps=p["reps"], iops=p["iops"], boot=p["boot"],
+               total=p["total"], build=b.get("qsd_mtime"),
+               src_head=b.get("src_head"), src_dirty=b.get("src_dirty"),
+               mib_s={c: med(get(res, c, "read_mib_s")) for c in res},
+               pool_base_x=med(get(res, "pool", "base_x_distinct")))
+    for a, bb in (("pool", "per-vm"), ("pool", "stock"), ("shared", "stock")):
+        out["%s/%s" % (a, bb)] = ratio(res, a, bb)[0]
+    return out
+
+
+def history_table(w, data):
+    rows = data.get("history") or []
+    if not rows:
+        return
+    w("Earlier runs kept in docs/bench/w9.json (each its own medians; "
+      "compare ratios, the machine's load differs between runs):")
+    w("")
+    w("| run | binaries built | base IOPS, boot set, cache | pool MiB/s | "
+      "pool base reads / distinct | pool / per-VM | pool / stock | "
+      "shared / stock |")
+    w("|---|---|---|---|---|---|---|---|")
+    cur = summary(data)
+    for r in rows + [cur]:
+        def x(k):
+            return "-" if r.get(k) is None else "%.2fx" % r[k]
+        w("| %s%s | %s | %d, %d MiB, %d MiB | %s | %s | %s | %s | "
+          "%s |" % (r["start"], " (this run)" if r is cur else "",
+                    r.get("build") or "?", r["iops"],
+                    r["boot"] >> 20, r["total"] >> 20,
+                    "-" if r["mib_s"].get("pool") is None else
+                    "%.1f" % r["mib_s"]["pool"],
+                    "-" if r.get("pool_base_x") is None else
+                    "%.2fx" % r["pool_base_x"], x("pool/per-vm"),
+                    x("pool/stock"), x("shared/stock")))
+    w("")
+
+
 def extract(results_path, out):
     with open(results_path) as f:
         d = json.load(f)
@@ -331,12 +383,22 @@ def extract(results_path, out):
         return 1
     info = {k: d["info"].get(k) for k in ("profile", "machine", "start",
                                           "end", "aio", "W9")}
+    # An --only run merges into older results and keeps their start.
+    info["start"] = (info.get("W9") or {}).get("start") or info["start"]
     info["failures"] = [x for x in d["info"].get("failures", [])
                         if x.startswith("W9")]
     info["duration_s"] = d["info"].get("durations", {}).get("W9")
+    # The earlier runs' headline figures, for run-to-run comparison.
+    history = []
+    if os.path.exists(out):
+        with open(out) as f:
+            old = json.load(f)
+        if old.get("info", {}).get("start") != info.get("start"):
+            history = old.get("history", []) + [summary(old)]
     with open(out, "w") as f:
         json.dump(dict(info=info, results=d["results"]["W9"],
-                       commands=d["commands"].get("W9", [])), f, indent=1)
+                       commands=d["commands"].get("W9", []),
+                       history=history[-8:]), f, indent=1)
     print("wrote %s" % out)
     return 0
 
