@@ -41,9 +41,9 @@ CFGS = ("pool", "per-vm", "stock", "shared")
 PARAMS = {
     # boot set, total cache memory, base IOPS, writes per client, reps,
     # golden image size and where the clients write
-    "full": dict(boot=16 * MiB, total=24 * MiB, iops=1000, write=1 * MiB,
+    "full": dict(boot=48 * MiB, total=64 * MiB, iops=3000, write=1 * MiB,
                  reps=3, golden=1024 * MiB, write_off=896 * MiB),
-    "quick": dict(boot=8 * MiB, total=12 * MiB, iops=1000, write=512 * 1024,
+    "quick": dict(boot=16 * MiB, total=24 * MiB, iops=3000, write=1 * MiB,
                   reps=3, golden=1024 * MiB, write_off=896 * MiB),
     "smoke": dict(boot=1 * MiB, total=2 * MiB, iops=3000, write=128 * 1024,
                   reps=1, golden=64 * MiB, write_off=48 * MiB),

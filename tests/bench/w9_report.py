@@ -7,6 +7,10 @@ W9 section of docs/BENCHMARKS.md.
   w9_report.py splice W9.json OUT.md PLOTDIR  write the plot and replace
                                               (or add) the W9 section
   w9_report.py print W9.json                  print the section
+  w9_report.py variant RESULTS.json W9.json LABEL
+                                              add another setting's
+                                              headline figures (a run with
+                                              W9_* overrides, --no-report)
 
 report.py calls w9_section() when it writes the whole document; run.sh
 --only W9 splices the section into the existing document instead, so that
@@ -291,16 +295,19 @@ def w9_section(w, data, rel, png="w9.png"):
       "CPU (fio + libnbd + the NBD server, a few thousand 4 KiB requests "
       "per second here), so the cached configurations are CPU-bound and "
       "their ratios to stock understate what a faster host would show. " +
-      ("The base is throttled to %d IOPS because at 3000 IOPS (the first "
-       "version's setting) it was barely slower than the daemon's own "
-       "CPU-bound miss path on this machine (stock without a throttle "
-       "reached 3,700–4,700 IOPS), so stock would have measured the CPU, "
-       "not the storage.  Run `W9_IOPS=3000 tests/bench/run.sh --only W9` "
-       "for that setting.  " % p["iops"] if p["iops"] < 3000 else
-       "The base is throttled to %d IOPS: on this machine stock without a "
-       "throttle reached only 3,700–4,700 IOPS, so at this setting stock "
-       "measures the CPU as much as the storage (the default profile uses "
-       "1000 IOPS).  " % p["iops"]) +
+      "The base's %d IOPS are slow storage only while the daemon's own "
+      "CPU-bound path is faster: stock without any throttle reached "
+      "3,700–4,700 IOPS here under a load average of 5–6, so under heavy "
+      "load stock falls short of the "
+      "throttle (its read IOPS column shows whether it got what it was "
+      "allowed) and its ratios flatter the caches.  The boot set's size "
+      "matters for the pool: it starts every member at an equal share and "
+      "first moved memory 2–3 s into the run with the base at 3000 IOPS "
+      "and 4–7 s at 1000 IOPS (on this machine, from the traces); until "
+      "then the overlay members fetch and keep their own copies of golden "
+      "blocks; the smaller the boot set, the larger "
+      "the part of it fetched before the pool adapts (see the other "
+      "settings above).  " % p["iops"] +
       "W9_IOPS, W9_BOOT_MIB, W9_TOTAL_MIB, W9_WRITE_MIB, W9_REPS "
       "and W9_CONFIGS change the setup.  Each client reads each block "
       "once, so per-VM caches cannot hit on reads whatever their size: "
@@ -349,21 +356,33 @@ def summary(data):
 
 def history_table(w, data):
     rows = data.get("history") or []
-    if not rows:
-        return
-    w("Earlier runs kept in docs/bench/w9.json (each its own medians; "
-      "compare ratios, the machine's load differs between runs):")
-    w("")
-    w("| run | binaries built | base IOPS, boot set, cache | pool MiB/s | "
+    if rows:
+        w("Earlier runs kept in docs/bench/w9.json (each its own medians; "
+          "compare ratios, the machine's load differs between runs):")
+        w("")
+        runs_table(w, rows + [summary(data)], summary_of=data)
+    var = data.get("variants") or []
+    if var:
+        w("Other settings, each run separately with W9_* overrides and "
+          "`--no-report` and added by `w9_report.py variant` (so not "
+          "alternated with the run above):")
+        w("")
+        runs_table(w, var, label=True)
+
+
+def runs_table(w, rows, summary_of=None, label=False):
+    cur = rows[-1] if summary_of else None
+    w("| %srun | binaries built | base IOPS, boot set, cache | pool MiB/s | "
       "pool base reads / distinct | pool / per-VM | pool / stock | "
-      "shared / stock |")
-    w("|---|---|---|---|---|---|---|---|")
-    cur = summary(data)
-    for r in rows + [cur]:
+      "shared / stock |" % ("setting | " if label else ""))
+    w("|%s---|---|---|---|---|---|---|---|" % ("---|" if label else ""))
+    for r in rows:
         def x(k):
             return "-" if r.get(k) is None else "%.2fx" % r[k]
-        w("| %s%s | %s | %d, %d MiB, %d MiB | %s | %s | %s | %s | "
-          "%s |" % (r["start"], " (this run)" if r is cur else "",
+        w("| %s%s%s | %s | %d, %d MiB, %d MiB | %s | %s | %s | %s | "
+          "%s |" % ("%s (%d reps) | " % (r.get("label", "?"), r["reps"])
+                    if label else "", r["start"],
+                    " (this run)" if r is cur else "",
                     r.get("build") or "?", r["iops"],
                     r["boot"] >> 20, r["total"] >> 20,
                     "-" if r["mib_s"].get("pool") is None else
@@ -374,7 +393,27 @@ def history_table(w, data):
     w("")
 
 
-def extract(results_path, out):
+def add_variant(results_path, w9_path, label):
+    """Adds another setting's headline figures (a run with W9_* overrides
+    and --no-report) to W9.json's variants, replacing one of that label."""
+    tmp = w9_path + ".variant.tmp"
+    if extract(results_path, tmp, keep_history=False):
+        return 1
+    with open(tmp) as f:
+        v = summary(json.load(f))
+    os.unlink(tmp)
+    v["label"] = label
+    with open(w9_path) as f:
+        data = json.load(f)
+    data["variants"] = [x for x in data.get("variants", [])
+                        if x.get("label") != label] + [v]
+    with open(w9_path, "w") as f:
+        json.dump(data, f, indent=1)
+    print("added variant %r to %s" % (label, w9_path))
+    return 0
+
+
+def extract(results_path, out, keep_history=True):
     with open(results_path) as f:
         d = json.load(f)
     if "W9" not in d["results"]:
@@ -389,16 +428,18 @@ def extract(results_path, out):
                         if x.startswith("W9")]
     info["duration_s"] = d["info"].get("durations", {}).get("W9")
     # The earlier runs' headline figures, for run-to-run comparison.
-    history = []
-    if os.path.exists(out):
+    history, variants = [], []
+    if keep_history and os.path.exists(out):
         with open(out) as f:
             old = json.load(f)
         if old.get("info", {}).get("start") != info.get("start"):
             history = old.get("history", []) + [summary(old)]
+        variants = old.get("variants", [])
     with open(out, "w") as f:
         json.dump(dict(info=info, results=d["results"]["W9"],
                        commands=d["commands"].get("W9", []),
-                       history=history[-8:]), f, indent=1)
+                       history=history[-8:], variants=variants), f,
+                  indent=1)
     print("wrote %s" % out)
     return 0
 
@@ -432,6 +473,8 @@ def main():
     if len(sys.argv) >= 5 and sys.argv[1] == "splice":
         splice(*sys.argv[2:5])
         return 0
+    if len(sys.argv) >= 5 and sys.argv[1] == "variant":
+        return add_variant(*sys.argv[2:5])
     if len(sys.argv) >= 3 and sys.argv[1] == "print":
         with open(sys.argv[2]) as f:
             data = json.load(f)
