@@ -268,6 +268,31 @@ def w9_section(w, data, rel, png="w9.png"):
           (sr / 1024, "; ".join(L)))
         w("")
     history_table(w, data)
+    traces = sorted(p.get("traces") or [], key=lambda t: t["rep"])
+    if traces and "hcbase" in traces[0]["samples"][0]["cap"]:
+        w("The base member's share of the pool over each pool repetition "
+          "(MiB at the first sample where it changed, from the 0.25 s "
+          "samples), and how many overlay members held less than their "
+          "starting share then:")
+        w("")
+        for tr in traces:
+            sm = tr["samples"]
+            ov0 = {n: v for n, v in sm[0]["cap"].items() if n != "hcbase"}
+            steps, last = [], sm[0]["cap"]["hcbase"]
+            for x in sm:
+                c = x["cap"]["hcbase"]
+                if c != last:
+                    shrunk = sum(1 for n, v in x["cap"].items()
+                                 if n in ov0 and v < ov0[n])
+                    steps.append("%.1f MiB at %.1f s (%d shrunk)" % (
+                        c / (1 << 20), x["t"], shrunk))
+                    last = c
+            w("- repetition %d: %.1f MiB at the start; %s; last client "
+              "done at %.1f s." % (tr["rep"] + 1,
+                                   sm[0]["cap"]["hcbase"] / (1 << 20),
+                                   ", ".join(steps) or "never changed",
+                                   tr["boot_s"]))
+        w("")
     fs = get(res, "pool", "first_shift_s")
     if fs:
         w("The pool first moved memory between its members %s s after the "
@@ -380,7 +405,8 @@ def runs_table(w, rows, summary_of=None, label=False):
         def x(k):
             return "-" if r.get(k) is None else "%.2fx" % r[k]
         w("| %s%s%s | %s | %d, %d MiB, %d MiB | %s | %s | %s | %s | "
-          "%s |" % ("%s (%d reps) | " % (r.get("label", "?"), r["reps"])
+          "%s |" % ("%s (%d rep%s) | " % (r.get("label", "?"), r["reps"],
+                                          "s" if r["reps"] != 1 else "")
                     if label else "", r["start"],
                     " (this run)" if r is cur else "",
                     r.get("build") or "?", r["iops"],
