@@ -122,8 +122,18 @@ def plot(data, path):
             lab += "\n%.2fx stock" % (meds[i] / stock)
         if bx is not None:
             lab += "\nbase %.2fx" % bx
-        ax.text(i, meds[i], lab, ha="center", va="bottom", fontsize=7)
-    ax.set_ylim(0, max(meds + [1]) * 1.35)
+        ax.text(i, meds[i] + hi[i], lab, ha="center", va="bottom",
+                fontsize=7)
+    top = max([m + h for m, h in zip(meds, hi)] + [1])
+    pv = med(get(res, "per-vm", "read_mib_s"))
+    for base_v, k, what, ls in ((stock, 5, "stock", "--"),
+                                (pv, 3, "per-VM", ":")):
+        if base_v:
+            ax.axhline(k * base_v, color="red", linestyle=ls, linewidth=0.8,
+                       label="target for pool: %dx %s" % (k, what))
+            top = max(top, k * base_v)
+    ax.set_ylim(0, top * 1.35)
+    ax.legend(fontsize=7, loc="upper left")
     ax.set_ylabel("aggregate read MiB/s of 8 clients (median, min–max)")
     ax.set_title("W9 boot storm: %d clients x %d MiB boot set, base %d IOPS,"
                  "\ncache %d MiB in total; 'base' = base reads / distinct "
