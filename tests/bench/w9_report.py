@@ -337,7 +337,7 @@ def w9_section(w, data, rel, png="w9.png"):
       "throttle (its read IOPS column shows whether it got what it was "
       "allowed) and its ratios flatter the caches.  The boot set's size "
       "matters for the pool: it starts every member at an equal share and "
-      "first moved memory 2–3 s into the run with the base at 3000 IOPS "
+      "first moved memory 2–4 s into the run with the base at 3000 IOPS "
       "and 4–7 s at 1000 IOPS (on this machine, from the traces); until "
       "then the overlay members fetch and keep their own copies of golden "
       "blocks; the smaller the boot set, the larger "
