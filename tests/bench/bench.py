@@ -987,6 +987,14 @@ def w2_guest(env):
                     (rep + 1, p["guest_reps"], name, k, iops))
 
 
+# ------------------------------------------------------------------ W9
+def w9(env):
+    """Boot storm (issue 14): tests/bench/w9.py."""
+    sys.path.insert(0, HERE)
+    import w9 as w9mod
+    w9mod.w9(env, sys.modules[__name__])
+
+
 # ------------------------------------------------------------------ main
 def machine():
     def sh(c):
@@ -1009,7 +1017,7 @@ def main():
     ap.add_argument("--profile", choices=PROFILES, default="full")
     ap.add_argument("--scratch", required=True)
     ap.add_argument("--only", default="",
-                    help="comma list of W1,W2,W2g,W3,W4,W5,W6,W8")
+                    help="comma list of W1,W2,W2g,W3,W4,W5,W6,W8,W9")
     ap.add_argument("--results", default="",
                     help="raw results file (default: "
                     "SCRATCH/results-PROFILE.json)")
@@ -1018,7 +1026,8 @@ def main():
     env.aio = env.pick_aio(env.image("w1", env.p["w1_img"]))
     only = set(x for x in args.only.split(",") if x)
     steps = [("W1", w1), ("W2", w2_host), ("W3", w3), ("W4", w4),
-             ("W5", w5), ("W6", w6), ("W8", w8), ("W2g", w2_guest)]
+             ("W5", w5), ("W6", w6), ("W8", w8), ("W9", w9),
+             ("W2g", w2_guest)]
     info = dict(profile=args.profile, profile_params=env.p, aio=env.aio,
                 machine=machine(), start=time.strftime("%Y-%m-%d %H:%M:%S"))
     log("profile %s, aio=%s, scratch %s" % (args.profile, env.aio, env.dir))
@@ -1051,7 +1060,7 @@ def main():
             env.commands.setdefault(k, v)
         oi = old["info"]
         for k, v in oi.items():
-            if k in ("W5", "W6") and k not in info:
+            if k in ("W5", "W6", "W8", "W9") and k not in info:
                 info[k] = v
         dur = dict(oi.get("durations", {}))
         dur.update(info.get("durations", {}))

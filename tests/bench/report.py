@@ -20,6 +20,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bench import w8_rows  # noqa: E402
 from rbd_report import rbd_section  # noqa: E402
+from w9_report import plot as w9_plot, w9_section  # noqa: E402
 
 WL_TITLES = {
     "W1": "W1 hot re-read: 4 KiB reads, QD 32, qemu-img bench, working set "
@@ -713,6 +714,10 @@ def main():
             trow("W6", "%s / cache=none over the delayed NBD" % c,
                  ratio(res, "W6", c, "none"), 4.7)
     w("")
+    if os.path.exists(os.path.join(plotdir, "w9.json")):
+        w("W9 (issue 14, boot storm) has its targets in its own section "
+          "below, which `run.sh --only W9` rewrites alone.")
+        w("")
     if best_w1:
         w("Best hypercache configuration in W1: `%s`." % best_w1)
         w("")
@@ -818,6 +823,11 @@ def main():
     mq_section(w, plotdir, rel)
     w2i_section(w, cur["w2i"], (before or {}).get("w2i"), rel)
     rbd_section(w, load_json(os.path.join(plotdir, "rbd.json")), rel)
+    w9 = load_json(os.path.join(plotdir, "w9.json"))
+    if w9:
+        w9_plot(w9, os.path.join(plotdir, "w9.png"))
+        w("")
+        w9_section(w, w9, rel)
     # ---------------------------------------------------------- resources
     w("")
     w("## Metadata, memory, CPU")
