@@ -18,7 +18,8 @@ Two qemu-storage-daemon processes:
 
 Configurations, the same total cache memory TOTAL:
   pool     hypercache-pool size=TOTAL; a hypercache node on the base and
-           one on each overlay, all members of the pool
+           one under each overlay's qcow2 (on its file), all members of
+           the pool: the deployment of docs/system/hypercache.rst
   per-vm   a hypercache node of TOTAL/8 on each overlay, nothing shared
   stock    no hypercache
   shared   one hypercache node of TOTAL on the base, none on the overlays
@@ -183,14 +184,19 @@ def stack(cfg, base_sock, overlays, total, aio):
     for i, ov in enumerate(overlays):
         bds.append("driver=file,node-name=ovf%d,filename=%s,cache.direct=on,"
                    "aio=%s" % (i, ov, aio))
-        bds.append("driver=qcow2,node-name=ov%d,file=ovf%d,backing=%s"
-                   % (i, i, backing))
-        top = "ov%d" % i
+        ovfile = "ovf%d" % i
         if cfg == "pool":
-            bds.append("driver=hypercache,node-name=hc%d,file=ov%d,pool=p0"
+            # As docs/system/hypercache.rst deploys it: the VM's member
+            # under its overlay, so that it holds what the VM wrote and
+            # the overlay's metadata, and the golden blocks, read through
+            # the backing link, are cached once, in hcbase.
+            bds.append("driver=hypercache,node-name=hc%d,file=ovf%d,pool=p0"
                        % (i, i))
-            top = "hc%d" % i
-        elif cfg == "per-vm":
+            ovfile = "hc%d" % i
+        bds.append("driver=qcow2,node-name=ov%d,file=%s,backing=%s"
+                   % (i, ovfile, backing))
+        top = "ov%d" % i
+        if cfg == "per-vm":
             bds.append("driver=hypercache,node-name=hc%d,file=ov%d,size=%d"
                        % (i, i, total // len(overlays)))
             top = "hc%d" % i
