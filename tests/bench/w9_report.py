@@ -23,7 +23,8 @@ import sys
 
 BEGIN, END = "<!-- W9 begin -->", "<!-- W9 end -->"
 CFG_LABEL = {
-    "pool": "pool: hypercache-pool, members on the base and on each overlay",
+    "pool": "pool: hypercache-pool, members on the base and under each "
+            "overlay's qcow2 (the deployment of docs/system/hypercache.rst)",
     "per-vm": "per-VM: a hypercache node of TOTAL/8 on each overlay",
     "stock": "stock qemu-storage-daemon, no hypercache",
     "shared": "shared: one hypercache node of TOTAL on the base",
@@ -335,14 +336,11 @@ def w9_section(w, data, rel, png="w9.png"):
       "3,700–4,700 IOPS here under a load average of 5–6, so under heavy "
       "load stock falls short of the "
       "throttle (its read IOPS column shows whether it got what it was "
-      "allowed) and its ratios flatter the caches.  The boot set's size "
-      "matters for the pool: it starts every member at an equal share and "
-      "first moved memory 2–4 s into the run with the base at 3000 IOPS "
-      "and 4–7 s at 1000 IOPS (on this machine, from the traces); until "
-      "then the overlay members fetch and keep their own copies of golden "
-      "blocks; the smaller the boot set, the larger "
-      "the part of it fetched before the pool adapts (see the other "
-      "settings above).  " % p["iops"] +
+      "allowed) and its ratios flatter the caches.  The pool starts every "
+      "member at an equal share and rebalances once a second; until its "
+      "first rebalance the golden image's member holds only its equal "
+      "share, so the smaller the boot set, the larger the part of it read "
+      "before the pool adapts.  " % p["iops"] +
       "W9_IOPS, W9_BOOT_MIB, W9_TOTAL_MIB, W9_WRITE_MIB, W9_REPS "
       "and W9_CONFIGS change the setup.  Each client reads each block "
       "once, so per-VM caches cannot hit on reads whatever their size: "
@@ -393,7 +391,12 @@ def history_table(w, data):
     rows = data.get("history") or []
     if rows:
         w("Earlier runs kept in docs/bench/w9.json (each its own medians; "
-          "compare ratios, the machine's load differs between runs):")
+          "compare ratios, the machine's load differs between runs).  The "
+          "runs before 2026-12-05 08:26 put the pool's VM members above "
+          "the overlays, where each cached its own copy of the golden "
+          "blocks, and ran the pool before two changes of that day: memory "
+          "no curve wants goes to members whose blocks come back, and a "
+          "member without a curve yet keeps only what it holds:")
         w("")
         runs_table(w, rows + [summary(data)], summary_of=data)
     var = data.get("variants") or []
