@@ -287,6 +287,23 @@ class PerfCount:
         return vals[0], vals[1]
 
 
+def quit_daemon(proc, qmp, errf, what="qemu-storage-daemon"):
+    """Ask a daemon to quit over QMP and wait for it; one that has not
+    quit within 60 s is killed and fails the run."""
+    try:
+        if qmp:
+            qmp.cmd("quit")
+    except Exception:  # noqa: BLE001
+        pass
+    try:
+        proc.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        fail("%s did not quit within 60 s" % what)
+    errf.close()
+
+
 class QSD:
     """A qemu-storage-daemon exporting one node over NBD (unix socket or
     TCP), with QMP."""
@@ -349,18 +366,7 @@ class QSD:
         return None
 
     def close(self):
-        try:
-            if self.qmp:
-                self.qmp.cmd("quit")
-        except Exception:  # noqa: BLE001
-            pass
-        try:
-            self.p.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            self.p.kill()
-            self.p.wait()
-            fail("qemu-storage-daemon did not quit within 60 s")
-        self.errf.close()
+        quit_daemon(self.p, self.qmp, self.errf)
 
 
 def fio(env, uri, opts, tag, timeout=120):

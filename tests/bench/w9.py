@@ -119,18 +119,8 @@ class Daemon:
         return "nbd+unix:///%s?socket=%s" % (name, self.sock)
 
     def close(self):
-        try:
-            if self.qmp:
-                self.qmp.cmd("quit")
-        except Exception:  # noqa: BLE001
-            pass
-        try:
-            self.p.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            self.p.kill()
-            self.p.wait()
-            B.fail("W9: qemu-storage-daemon did not quit within 60 s")
-        self.errf.close()
+        B.quit_daemon(self.p, self.qmp, self.errf,
+                      "W9: qemu-storage-daemon")
 
 
 class Sampler(threading.Thread):

@@ -336,15 +336,10 @@ install_libvirt() {
         fail_now "libvirtd, virsh, virt-xml-validate or the QEMU driver still missing after installing ${PKGS[*]}"
 }
 
-# Write the domain XML this test starts: the documented one with these
-# substitutions, each of which must apply exactly once.
-make_domain_xml() { # OUT IMAGE INITRD SERIAL
-    python3 - "$DOC_XML" "$1" \
-        "$DOC_EMULATOR" "$QEMU_SYSTEM" \
-        "$DOC_IMAGE" "$2" \
-        "$DOC_HC_OPTS" "$DOC_HC_OPTS,max-dirty-age=0" \
-        "<boot dev='hd'/>" "<kernel>$(hc_kernel)</kernel><initrd>$3</initrd><cmdline>console=ttyS0 quiet panic=-1</cmdline>" \
-        "<serial type='pty'/>" "<serial type='file'><source path='$4'/></serial>" << 'EOF'
+# Copy XML file SRC to OUT with each OLD replaced by NEW; each OLD must
+# occur exactly once, so that a changed document fails loudly.
+substitute_once() { # SRC OUT [OLD NEW]...
+    python3 - "$@" << 'EOF'
 import sys
 src, dst = sys.argv[1], sys.argv[2]
 text = open(src).read()
@@ -356,23 +351,25 @@ open(dst, 'w').write(text)
 EOF
 }
 
+# Write the domain XML this test starts: the documented one with these
+# substitutions.
+make_domain_xml() { # OUT IMAGE INITRD SERIAL
+    substitute_once "$DOC_XML" "$1" \
+        "$DOC_EMULATOR" "$QEMU_SYSTEM" \
+        "$DOC_IMAGE" "$2" \
+        "$DOC_HC_OPTS" "$DOC_HC_OPTS,max-dirty-age=0" \
+        "<boot dev='hd'/>" "<kernel>$(hc_kernel)</kernel><initrd>$3</initrd><cmdline>console=ttyS0 quiet panic=-1</cmdline>" \
+        "<serial type='pty'/>" "<serial type='file'><source path='$4'/></serial>"
+}
+
 # The VDI domain as started: docs/libvirt-vdi.xml with our emulator and
 # socket, the e2e guest, and a serial log.
 make_vdi_xml() { # OUT SOCKET INITRD SERIAL
-    python3 - "$VDI_XML" "$1" \
+    substitute_once "$VDI_XML" "$1" \
         "$DOC_EMULATOR" "$QEMU_SYSTEM" \
         "$DOC_VDI_SOCK" "$2" \
         "<boot dev='hd'/>" "<kernel>$(hc_kernel)</kernel><initrd>$3</initrd><cmdline>console=ttyS0 quiet panic=-1</cmdline>" \
-        "<serial type='pty'/>" "<serial type='file'><source path='$4'/></serial>" << 'EOF'
-import sys
-src, dst = sys.argv[1], sys.argv[2]
-text = open(src).read()
-for old, new in zip(sys.argv[3::2], sys.argv[4::2]):
-    if text.count(old) != 1:
-        sys.exit(f"{src}: expected {old!r} exactly once, found {text.count(old)}")
-    text = text.replace(old, new)
-open(dst, 'w').write(text)
-EOF
+        "<serial type='pty'/>" "<serial type='file'><source path='$4'/></serial>"
 }
 
 # The VDI guest: md5 of the base's first 4 MiB as read through the
